@@ -1,0 +1,1 @@
+"""Gradio apps."""

@@ -1,0 +1,52 @@
+"""Shared by the benchmark scripts: run the CLI in-process, and append figures to RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
+
+
+def append_results(title: str, table: list[dict[str, object]], notes: str = "") -> None:
+    """Append one section (markdown table) with machine, date and the command that produced it."""
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    keys = list(table[0])
+    lines = [
+        f"## {title}",
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- machine: {machine()}",
+        f"- command: `{command}`",
+    ]
+    if notes:
+        lines.append(f"- notes: {notes}")
+    lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in table]
+    text = "\n".join(lines) + "\n\n"
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nMeasured figures; each section names its machine, date and command.\n\n"
+        )
+    with RESULTS.open("a") as f:
+        f.write(text)
+    print(text)

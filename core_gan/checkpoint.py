@@ -1,0 +1,117 @@
+"""Writing that never leaves a half file, and loading that never runs code from a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.torch
+import torch
+
+from core_gan.errors import UserError
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a partial one.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise UserError(f"{path.parent}: cannot write here ({e.strerror})") from e
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: write failed ({e.strerror}); the previous file is untouched") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)``: tensors and plain containers only, no code can run."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UserError(f"{path}: refused, the file holds code or objects, not only weights") from e
+    except (RuntimeError, EOFError, OSError) as e:
+        raise UserError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from e
+
+
+def save_inference(run_dir: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """``model.safetensors`` (the generators' weights) and ``model.json`` (how to rebuild them)."""
+    run_dir = Path(run_dir)
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(run_dir / "model.safetensors", lambda tmp: safetensors.torch.save_file(contiguous, tmp))
+    write_json(run_dir / "model.json", meta)
+
+
+def load_inference(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    run_dir = Path(run_dir)
+    meta_path, weights_path = run_dir / "model.json", run_dir / "model.safetensors"
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise UserError(f"{p}: missing; is {run_dir} a finished gansuite run?")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{meta_path}: not valid JSON ({e})") from e
+    try:
+        tensors = safetensors.torch.load_file(weights_path)
+    except Exception as e:
+        raise UserError(f"{weights_path}: not a readable safetensors file ({e})") from e
+    return meta, tensors
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator the training loop draws from, in a form ``weights_only`` loads."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    keys = state["numpy"]["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, state["numpy"]["pos"], 0, 0.0))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,71 @@
+"""Device and numeric-precision selection: one place decides where and in what dtype we compute."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from core_gan.errors import UserError
+
+DeviceName = Literal["auto", "cpu", "cuda", "mps"]
+PrecisionName = Literal["fp32", "bf16", "fp16"]
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an explicit name that is unavailable is a user error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps: no Apple MPS device is available (use --device cpu or auto)")
+    if name not in DEVICES:
+        raise UserError(f"--device {name}: expected one of {', '.join(DEVICES)}")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The autocast dtype (None = fp32) and whether gradients need loss scaling (fp16 only)."""
+
+    device: torch.device
+    dtype: torch.dtype | None
+
+    @property
+    def needs_grad_scaler(self) -> bool:
+        return self.dtype is torch.float16
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.needs_grad_scaler)
+
+
+def select_precision(device: torch.device, name: str = "fp32") -> Precision:
+    """bf16 autocast on CPU; bf16 or fp16 (with a grad scaler) on CUDA; fp16 on CPU is refused.
+
+    On a CUDA device without bf16 support, ``bf16`` falls back to fp16 with a warning.
+    """
+    if name not in PRECISIONS:
+        raise UserError(f"--precision {name}: expected one of {', '.join(PRECISIONS)}")
+    if name == "fp32":
+        return Precision(device, None)
+    if name == "fp16" and device.type == "cpu":
+        raise UserError("--precision fp16 is not supported on CPU (no fp16 conv kernels); use bf16")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        warnings.warn("this GPU has no bf16 support; using fp16 with a grad scaler", stacklevel=2)
+        return Precision(device, torch.float16)
+    return Precision(device, torch.bfloat16 if name == "bf16" else torch.float16)

@@ -1,0 +1,386 @@
+"""The one training loop every GAN in gansuite runs on.
+
+The trainer owns the step order (k discriminator steps, then one generator step), the optimisers
+and their schedules, mixed precision, channels_last, the EMA of the generators, logging
+(``metrics.jsonl``, ``losses.png``, progress bar), sample grids, atomic checkpoints with exact
+resume, and the NaN/inf guard. What is optimised is the objective's business.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from core_gan.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    save_inference,
+    set_rng_state,
+    write_json,
+)
+from core_gan.data.stream import batch_stream
+from core_gan.device import select_device, select_precision
+from core_gan.errors import UserError
+from core_gan.nn import count_parameters
+from core_gan.objective import Losses, Objective
+from core_gan.plots import plot_losses, save_preview
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train, independent of what is trained.
+
+    ``decay_steps``: the learning rates stay constant, then decay linearly to zero over the last
+    ``decay_steps`` steps (pix2pix's "100 + 100 epochs"). ``ema``: decay of the EMA of the
+    generators (0 = off); exported weights are the EMA ones when on.
+    """
+
+    steps: int = 10_000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    optimizer: str = "adam"
+    d_steps: int = 1
+    decay_steps: int = 0
+    ema: float = 0.0
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    log_every: int = 100
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    preview_count: int = 64
+
+
+class Divergence(UserError):
+    """A loss or gradient norm became NaN or infinite."""
+
+
+def _optimizer(params: list[nn.Parameter], lr: float, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=config.betas)
+
+
+def _linear_decay(config: TrainConfig):
+    def factor(step: int) -> float:
+        if config.decay_steps <= 0:
+            return 1.0
+        start = config.steps - config.decay_steps
+        return 1.0 if step < start else max(0.0, (config.steps - step) / config.decay_steps)
+
+    return factor
+
+
+def _grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
+    """Global L2 norm of the gradients, without a host-device sync."""
+    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    return torch.stack(grads).norm() if grads else torch.zeros(())
+
+
+class Trainer:
+    """Trains ``objective`` on ``dataset`` into ``run_dir`` (see SPEC.md's run-directory layout).
+
+    ``model_meta`` is what rebuilds the generators at inference (written to ``model.json``);
+    ``settings`` is every other setting worth recording in ``config.json``.
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        dataset: Dataset,
+        run_dir: str | Path,
+        config: TrainConfig,
+        model_meta: dict[str, Any],
+        settings: dict[str, Any] | None = None,
+        preview_reference: torch.Tensor | None = None,
+    ) -> None:
+        self.objective = objective
+        self.dataset = dataset
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.model_meta = model_meta
+        self.settings = settings or {}
+        self.preview_reference = preview_reference
+        self.device = select_device(config.device)
+        self.precision = select_precision(self.device, config.precision)
+        self.generators = objective.generators.to(self.device)
+        self.discriminators = objective.discriminators.to(self.device)
+        if config.channels_last:
+            self.generators.to(memory_format=torch.channels_last)
+            self.discriminators.to(memory_format=torch.channels_last)
+        self.g_params = [p for p in self.generators.parameters() if p.requires_grad]
+        self.d_params = [p for p in self.discriminators.parameters() if p.requires_grad]
+        self.opt_g = _optimizer(self.g_params, config.lr_g, config)
+        self.opt_d = _optimizer(self.d_params, config.lr_d, config) if self.d_params else None
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _linear_decay(config))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _linear_decay(config)) if self.opt_d else None
+        self.scaler = self.precision.grad_scaler()
+        self.ema = self._make_ema() if config.ema > 0 else None
+        if config.compile:
+            for module in [*self.generators.values(), *self.discriminators.values()]:
+                module.compile()
+        self.step = 0
+        self._window: list[Losses] = []
+        self._window_start = time.perf_counter()
+        self._window_first_step = 0
+        self._t0 = time.perf_counter()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    def _make_ema(self) -> nn.ModuleDict:
+        ema = copy.deepcopy(self.generators).eval()
+        ema.requires_grad_(False)
+        return ema
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        assert self.ema is not None
+        ema_params = list(self.ema.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in self.generators.parameters()], 1 - self.config.ema)
+        for b_ema, b in zip(self.ema.buffers(), self.generators.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    def _to_device(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        out = []
+        for t in batch:
+            t = t.to(self.device, non_blocking=True)
+            if self.config.channels_last and t.dim() == 4:
+                t = t.contiguous(memory_format=torch.channels_last)
+            out.append(t)
+        return tuple(out)
+
+    def _optimise(self, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], loss: torch.Tensor):
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        norm = _grad_norm(params)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return norm
+
+    def train_step(self, stream: Iterator[tuple[torch.Tensor, ...]]) -> Losses:
+        """k discriminator updates on k fresh batches, then one generator update on the last batch."""
+        record: Losses = {}
+        batch: tuple[torch.Tensor, ...] = ()
+        if self.opt_d is not None:
+            self.discriminators.requires_grad_(True)
+            for _ in range(self.config.d_steps):
+                batch = self._to_device(next(stream))
+                with self.precision.autocast():
+                    d_losses = self.objective.d_loss(batch)
+                record["grad_norm/D"] = self._optimise(self.opt_d, self.d_params, d_losses["total"])
+                self.objective.after_d_step()
+            record.update({f"D/{k}": v.detach() for k, v in d_losses.items()})
+            self.discriminators.requires_grad_(False)
+        else:
+            batch = self._to_device(next(stream))
+        with self.precision.autocast():
+            g_losses = self.objective.g_loss(batch)
+        record["grad_norm/G"] = self._optimise(self.opt_g, self.g_params, g_losses["total"])
+        record.update({f"G/{k}": v.detach() for k, v in g_losses.items()})
+        if self.ema is not None:
+            self._update_ema()
+        self.sched_g.step()
+        if self.sched_d is not None:
+            self.sched_d.step()
+        return record
+
+    def _batches_per_step(self) -> int:
+        return self.config.d_steps if self.opt_d is not None else 1
+
+    def fit(self, resume: bool = False) -> Path:
+        """Train to ``config.steps`` (continuing from ``checkpoints/last.pt`` when ``resume``)."""
+        self._prepare_run_dir(resume)
+        torch.manual_seed(self.config.seed)
+        if resume:
+            self._load(load_checkpoint(self.checkpoint_path))
+        else:
+            self._write_config()
+        stream = batch_stream(
+            self.dataset,
+            self.config.batch_size,
+            seed=self.config.seed,
+            start_step=self.step * self._batches_per_step(),
+            num_workers=self.config.num_workers,
+        )
+        self.generators.train()
+        self.discriminators.train()
+        self._window_first_step = self.step
+        self._window_start = time.perf_counter()
+        with tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True) as bar:
+            while self.step < self.config.steps:
+                self._window.append(self.train_step(stream))
+                self.step += 1
+                bar.update(1)
+                self._after_step(bar)
+        self._flush_window(bar=None)
+        self._save()
+        plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+        return self.run_dir
+
+    def _after_step(self, bar: tqdm) -> None:
+        c, s = self.config, self.step
+        log_now = s % c.log_every == 0
+        checkpoint_now = s % c.checkpoint_every == 0 and s < c.steps
+        if log_now or checkpoint_now:
+            self._flush_window(bar if log_now else None)
+        if s % c.sample_every == 0 or s == c.steps:
+            self.write_preview()
+        if checkpoint_now:
+            self._save()
+            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+
+    def _flush_window(self, bar: tqdm | None) -> None:
+        """Check the losses since the last flush for NaN/inf; at log steps, write their means."""
+        if not self._window:
+            return
+        keys = self._window[0].keys()
+        stacked = {k: torch.stack([r[k].float() for r in self._window]).cpu() for k in keys}
+        losses_first = sorted(stacked, key=lambda k: k.startswith("grad_norm"))
+        for i in range(len(self._window)):
+            for k in losses_first:
+                v = stacked[k]
+                if not math.isfinite(v[i].item()):
+                    step = self._window_first_step + i + 1
+                    last = load_step(self.checkpoint_path)
+                    kept = f"{self.checkpoint_path} (step {last}) is intact" if last else "no checkpoint yet"
+                    raise Divergence(f"step {step}: {k} is {v[i].item()}; training stopped, {kept}")
+        if bar is None and self.step < self.config.steps:
+            return
+        elapsed = time.perf_counter() - self._window_start
+        n_steps = len(self._window)
+        row: dict[str, Any] = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
+        row.update({k: float(v.mean()) for k, v in stacked.items()})
+        row["lr"] = self.opt_g.param_groups[0]["lr"]
+        row["images_per_s"] = n_steps * self.config.batch_size / max(elapsed, 1e-9)
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if bar is not None:
+            shown = {k: f"{row[k]:.3g}" for k in stacked if k.endswith("/total")}
+            bar.set_postfix(**shown, img_s=f"{row['images_per_s']:.1f}")
+        self._window = []
+        self._window_first_step = self.step
+        self._window_start = time.perf_counter()
+
+    @torch.no_grad()
+    def write_preview(self) -> None:
+        """A sample grid at fixed latents/inputs (EMA generators when on)."""
+        generators = self.ema if self.ema is not None else self.generators
+        was_training = generators.training
+        generators.eval()
+        with self.precision.autocast():
+            samples = self.objective.preview(generators, self.config.preview_count, self.config.seed)
+        generators.train(was_training)
+        save_preview(samples.float(), self.run_dir / "samples" / f"step_{self.step:07d}.png", self.preview_reference)
+
+    def _prepare_run_dir(self, resume: bool) -> None:
+        if resume and not self.checkpoint_path.is_file():
+            raise UserError(f"--resume: {self.checkpoint_path} does not exist; nothing to resume")
+        if not resume and self.checkpoint_path.exists():
+            raise UserError(f"{self.run_dir}: already holds a run; pass --resume or choose another --out")
+        try:
+            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{self.run_dir}: cannot create the run directory ({e.strerror})") from e
+
+    def _write_config(self) -> None:
+        params = {name: count_parameters(m) for name, m in {**self.generators, **self.discriminators}.items()}
+        write_json(
+            self.run_dir / "config.json",
+            {
+                "model": self.model_meta,
+                "train": asdict(self.config),
+                **self.settings,
+                "world_size": 1,
+                "device": str(self.device),
+                "params": params,
+                "versions": library_versions(),
+            },
+        )
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "train": asdict(self.config),
+            "model": self.model_meta,
+            "generators": self.generators.state_dict(),
+            "discriminators": self.discriminators.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict() if self.sched_d else None,
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def _save(self) -> None:
+        save_checkpoint(self.checkpoint_path, self._state())
+        self.export()
+
+    def export(self) -> None:
+        """``model.safetensors`` + ``model.json``: the generators (EMA when on), ready for inference."""
+        generators = self.ema if self.ema is not None else self.generators
+        save_inference(self.run_dir, generators.state_dict(), {**self.model_meta, "step": self.step})
+
+    def _load(self, state: dict[str, Any]) -> None:
+        if state.get("model") != self.model_meta:
+            raise UserError(
+                f"--resume: {self.checkpoint_path} holds {describe(state.get('model'))}, "
+                f"but the flags describe {describe(self.model_meta)}"
+            )
+        self.generators.load_state_dict(state["generators"])
+        self.discriminators.load_state_dict(state["discriminators"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.opt_d is not None:
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        if self.sched_d is not None:
+            self.sched_d.load_state_dict(state["sched_d"])
+        self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+
+def load_step(path: Path) -> int:
+    """The step of the checkpoint at ``path``, 0 when there is none."""
+    return int(load_checkpoint(path)["step"]) if path.is_file() else 0
+
+
+def describe(model_meta: dict[str, Any] | None) -> str:
+    if not model_meta:
+        return "an unknown model"
+    return f"{model_meta.get('model')} {json.dumps(model_meta.get('config'), sort_keys=True)}"
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("torch", "torchvision", "numpy", "kornia", "albumentations", "gradio", "gansuite"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return versions

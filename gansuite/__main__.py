@@ -1,0 +1,3 @@
+from gansuite.cli import main
+
+raise SystemExit(main())

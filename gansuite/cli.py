@@ -1,0 +1,139 @@
+"""The ``gansuite`` command line: verb first, one-line errors, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from core_gan.device import DEVICES, PRECISIONS
+from core_gan.errors import UserError
+from core_gan.losses import LOSSES
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``gansuite train: error: ...``) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds, got {text!r}") from e
+
+
+def add_common_training_flags(p: argparse.ArgumentParser) -> None:
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=positive_int, help="total generator steps (default: per model)")
+    length.add_argument("--epochs", type=positive_int, help="total epochs over the data")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=float, help="learning rate (G, and D unless --lr-d)")
+    p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR)")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile G and D")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--image-size", type=positive_int, default=32)
+    p.add_argument("--channels", type=int, default=3, choices=(1, 3), help="for image folders")
+    p.add_argument("--log-every", type=positive_int, default=100)
+    p.add_argument("--sample-every", type=positive_int, default=1000)
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000)
+
+
+def add_base_gan_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--loss", default="nonsaturating", choices=LOSSES)
+    p.add_argument("--d-steps", type=positive_int, help="discriminator steps per generator step")
+    p.add_argument("--latent-dim", type=positive_int)
+    p.add_argument("--spectral-norm", action="store_true")
+    p.add_argument("--minibatch-std", action="store_true", help="minibatch-stddev feature in D")
+    p.add_argument("--ema", type=float, nargs="?", const=0.999, default=0.0, help="EMA of G (decay 0.999)")
+    p.add_argument("--clip", type=float, default=0.01, help="WGAN weight clip")
+    p.add_argument("--r1", type=float, default=0.0, help="R1 penalty gamma")
+    p.add_argument("--unroll", type=int, default=0, help="unrolled D steps for G's update (Metz et al.)")
+    p.add_argument("--unroll-lr", type=float, default=0.01)
+    p.add_argument("--hidden", type=positive_int, default=256, help="gan: hidden width")
+    p.add_argument("--layers", type=positive_int, default=3, help="gan: hidden layers")
+    p.add_argument("--ngf", type=positive_int, default=64)
+    p.add_argument("--ndf", type=positive_int, default=64)
+    p.add_argument("--conditioning", default="concat", choices=("concat", "projection", "acgan"))
+    p.add_argument("--conditional-bn", action="store_true", help="cgan: class-conditional BN in G")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="gansuite", description="GANs and image-to-image translation on PyTorch.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = sub.add_parser("train", help="train a model")
+    train.add_argument("model", help="gan | dcgan | cgan")
+    train.add_argument("--data", required=True, help="ring8 | grid25 | digits | an image folder")
+    train.add_argument("--out", required=True, type=Path, help="run directory")
+    add_common_training_flags(train)
+    add_base_gan_flags(train)
+
+    sample = sub.add_parser("sample", help="draw samples from a base GAN run")
+    sample.add_argument("run", type=Path)
+    sample.add_argument("-n", type=positive_int, default=64)
+    sample.add_argument("--out", required=True, type=Path, help="grid.png, a folder, or points.npy")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", help="class K, or 'all' for one row per latent and one column per class")
+    sample.add_argument("--device", default="cpu", choices=DEVICES)
+
+    interp = sub.add_parser("interpolate", help="latent walk between two seeds")
+    interp.add_argument("run", type=Path)
+    interp.add_argument("--out", required=True, type=Path)
+    interp.add_argument("--steps", type=positive_int, default=10)
+    interp.add_argument("--seed-a", type=int, default=0)
+    interp.add_argument("--seed-b", type=int, default=1)
+    interp.add_argument("--slerp", action="store_true")
+    interp.add_argument("--label", type=int)
+    interp.add_argument("--device", default="cpu", choices=DEVICES)
+
+    arith = sub.add_parser("arithmetic", help="G(mean z_A - mean z_B + mean z_C), DCGAN section 6.3")
+    arith.add_argument("run", type=Path)
+    arith.add_argument("--a", required=True, type=seed_list, help="seeds, comma-separated")
+    arith.add_argument("--b", required=True, type=seed_list)
+    arith.add_argument("--c", required=True, type=seed_list)
+    arith.add_argument("--out", required=True, type=Path)
+    arith.add_argument("--label", type=int)
+    arith.add_argument("--device", default="cpu", choices=DEVICES)
+
+    sub.add_parser("models", help="list the trainable models")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    from gansuite import commands
+
+    handler = getattr(commands, args.command)
+    handler(args)
+    return 0

@@ -1,0 +1,95 @@
+"""One function per CLI verb; each takes the parsed arguments and raises UserError on bad input."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core_gan.checkpoint import atomic_write
+from core_gan.errors import UserError
+from core_gan.plots import save_grid
+from gansuite.registry import MODELS, get_spec
+
+
+def train(args: argparse.Namespace) -> None:
+    spec = get_spec(args.model)
+    if spec.family == "base":
+        from gansuite.train import train_base_gan
+
+        run_dir = train_base_gan(args)
+        print(f"done: {run_dir}")
+
+
+def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
+    """points.npy for 2-D points, a PNG grid for ``*.png``, else a folder of one PNG per sample."""
+    if out.suffix == ".npy":
+        if samples.dim() != 2:
+            raise UserError(f"--out {out}: .npy is for 2-D point models; use grid.png or a folder")
+
+        def write_npy(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a path would get ".npy" appended by numpy
+                np.save(f, samples.numpy())
+
+        atomic_write(out, write_npy)
+        return
+    if samples.dim() == 2:
+        from core_gan.plots import save_scatter
+
+        save_scatter(samples, out if out.suffix == ".png" else out / "points.png")
+        return
+    if out.suffix == ".png":
+        save_grid(samples, out, nrow=nrow)
+        return
+    from gansuite.inference import to_uint8
+
+    out.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(to_uint8(samples)):
+        Image.fromarray(image).save(out / f"{i:05d}.png")
+
+
+def sample(args: argparse.Namespace) -> None:
+    from gansuite.inference import BaseGANModel
+
+    model = BaseGANModel(args.run, args.device)
+    if args.label == "all":
+        samples = model.class_grid(args.n, args.seed)
+        _write_samples(samples, args.out, nrow=model.num_classes)
+    else:
+        label = _parse_label(args.label)
+        _write_samples(model.sample(args.n, args.seed, label), args.out)
+    print(f"wrote {args.out}")
+
+
+def _parse_label(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError as e:
+        raise UserError(f"--label {text}: expected a class index or 'all'") from e
+
+
+def interpolate(args: argparse.Namespace) -> None:
+    from gansuite.inference import BaseGANModel
+
+    model = BaseGANModel(args.run, args.device)
+    strip = model.interpolate(args.seed_a, args.seed_b, args.steps, args.slerp, args.label)
+    _write_samples(strip, args.out, nrow=args.steps)
+    print(f"wrote {args.out}")
+
+
+def arithmetic(args: argparse.Namespace) -> None:
+    from gansuite.inference import BaseGANModel
+
+    model = BaseGANModel(args.run, args.device)
+    _write_samples(model.arithmetic(args.a, args.b, args.c, args.label), args.out, nrow=4)
+    print(f"wrote {args.out}: mean A | mean B | mean C | A - B + C")
+
+
+def models(args: argparse.Namespace) -> None:
+    for name, spec in MODELS.items():
+        print(f"{name:10s} {spec.description}")

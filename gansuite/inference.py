@@ -1,0 +1,112 @@
+"""Load a finished run (``model.safetensors`` + ``model.json``) and generate from it.
+
+What ``gansuite sample``/``interpolate``/``arithmetic`` and the apps call; networks stay ignorant of
+files. Outputs are uint8 images (N, H, W, C) or float points (N, 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core_gan.checkpoint import load_inference
+from core_gan.device import select_device
+from core_gan.errors import UserError
+from gansuite.registry import MODELS, generators_from_meta
+
+BASE_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "base")
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Images (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C); one channel is repeated to RGB."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between latents (White 2016): follows the shell where N(0, I) lives."""
+    omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+
+
+class BaseGANModel:
+    """A trained gan/dcgan/cgan generator (EMA weights when the run used them)."""
+
+    def __init__(self, run: str | Path, device: str = "cpu") -> None:
+        self.run = Path(run)
+        meta, tensors = load_inference(self.run)
+        if meta.get("model") not in BASE_MODELS:
+            raise UserError(
+                f"{self.run}: is a {meta.get('model')} model; this command needs one of {', '.join(BASE_MODELS)}"
+            )
+        self.meta: dict[str, Any] = meta
+        self.device = select_device(device)
+        generators = generators_from_meta(meta, str(self.run / "model.json"))
+        try:
+            generators.load_state_dict(tensors)
+        except RuntimeError as e:
+            raise UserError(f"{self.run / 'model.safetensors'}: weights do not match model.json ({e})") from e
+        self.G = generators["G"].to(self.device).eval()
+        config = meta["config"]
+        self.latent_dim: int = config["latent_dim"]
+        self.num_classes: int = config.get("num_classes", 0)
+        self.is_points = len(config.get("data_shape", (0, 0, 0))) == 1
+
+    def latents(self, seeds: list[int]) -> torch.Tensor:
+        """One latent z ~ N(0, I) per seed (B, latent_dim): the same seed gives the same z anywhere."""
+        return torch.stack([torch.randn(self.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+    def check_label(self, label: int) -> None:
+        if not self.num_classes:
+            raise UserError(f"--label: {self.run} is not class-conditional")
+        if not 0 <= label < self.num_classes:
+            raise UserError(f"--label {label}: expected 0..{self.num_classes - 1}")
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (B, latent_dim) [+ labels (B,)] -> samples in G's range, on the CPU."""
+        z = z.to(self.device)
+        if self.num_classes:
+            if labels is None:
+                labels = torch.arange(z.shape[0]) % self.num_classes
+            return self.G(z, labels.to(self.device)).cpu()
+        return self.G(z).cpu()
+
+    def sample(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
+        """n samples from consecutive seeds seed, seed+1, ...; all of class ``label`` when given."""
+        if label is not None:
+            self.check_label(label)
+        z = self.latents(list(range(seed, seed + n)))
+        labels = torch.full((n,), label) if label is not None else None
+        return self.generate(z, labels)
+
+    def class_grid(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n latents x every class, row-major: the style of a row is kept across the classes."""
+        if not self.num_classes:
+            raise UserError(f"--label all: {self.run} is not class-conditional")
+        z = self.latents(list(range(seed, seed + n))).repeat_interleave(self.num_classes, dim=0)
+        labels = torch.arange(self.num_classes).repeat(n)
+        return self.generate(z, labels)
+
+    def interpolate(
+        self, seed_a: int, seed_b: int, steps: int, spherical: bool = False, label: int | None = None
+    ) -> torch.Tensor:
+        """G along z = (1 - t) z_a + t z_b (or slerp) for t in [0, 1], ``steps`` points."""
+        if label is not None:
+            self.check_label(label)
+        za, zb = self.latents([seed_a, seed_b])
+        ts = torch.linspace(0, 1, steps).tolist()
+        z = torch.stack([slerp(za, zb, t) if spherical else (1 - t) * za + t * zb for t in ts])
+        return self.generate(z, torch.full((steps,), label) if label is not None else None)
+
+    def arithmetic(self, a: list[int], b: list[int], c: list[int], label: int | None = None) -> torch.Tensor:
+        """G(mean z_A), G(mean z_B), G(mean z_C) and G(mean z_A - mean z_B + mean z_C) (DCGAN §6.3)."""
+        means = [self.latents(seeds).mean(0) for seeds in (a, b, c)]
+        z = torch.stack([*means, means[0] - means[1] + means[2]])
+        return self.generate(z, torch.full((4,), label) if label is not None else None)

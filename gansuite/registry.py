@@ -1,0 +1,76 @@
+"""Model names on the command line -> their configs and networks. Filled by explicit imports only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from core_gan.config import config_from_dict
+from core_gan.errors import UserError
+from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
+from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
+from core_gan.nn import init_weights
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A trainable model: its config class, how to build its generators and discriminators."""
+
+    name: str
+    family: str
+    description: str
+    config_cls: type
+    generators: Callable[[Any], dict[str, nn.Module]]
+    discriminators: Callable[[Any], dict[str, nn.Module]]
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "gan", "base", "MLP GAN (Goodfellow et al. 2014)", MLPGANConfig,
+            lambda c: {"G": MLPGenerator(c)}, lambda c: {"D": MLPDiscriminator(c)},
+        ),
+        ModelSpec(
+            "dcgan", "base", "DCGAN (Radford et al. 2016)", DCGANConfig,
+            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)},
+        ),
+        ModelSpec(
+            "cgan", "base", "class-conditional DCGAN (concat / projection / AC-GAN)", DCGANConfig,
+            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)},
+        ),
+    )
+}  # fmt: skip
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build(name: str, config: Any, *, init: bool = True) -> tuple[nn.ModuleDict, nn.ModuleDict]:
+    """Fresh generators and discriminators, initialised N(0, 0.02) (DCGAN section 4) when ``init``."""
+    spec = get_spec(name)
+    generators = nn.ModuleDict(spec.generators(config))
+    discriminators = nn.ModuleDict(spec.discriminators(config))
+    if init:
+        init_weights(generators)
+        init_weights(discriminators)
+    return generators, discriminators
+
+
+def generators_from_meta(meta: dict[str, Any], source: str) -> nn.ModuleDict:
+    """The generators described by a ``model.json`` (weights not loaded)."""
+    name = meta.get("model")
+    if name not in MODELS:
+        raise UserError(f"{source}: unknown model type {name!r}")
+    spec = MODELS[name]
+    try:
+        config = config_from_dict(spec.config_cls, meta.get("config", {}))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{source}: bad model config ({e})") from e
+    return nn.ModuleDict(spec.generators(config))

@@ -1,0 +1,138 @@
+"""``gansuite train MODEL``: flags -> typed configs -> objective + data -> the trainer."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from core_gan.data.digits import digits_dataset
+from core_gan.data.images import ImageFolder
+from core_gan.data.stream import steps_per_epoch
+from core_gan.data.toy import TOYS, toy_dataset
+from core_gan.errors import UserError
+from core_gan.models.dcgan import DCGANConfig, norm_for_loss
+from core_gan.models.mlp import MLPGANConfig
+from core_gan.objective import AdversarialConfig, BaseGANObjective
+from core_gan.trainer import TrainConfig, Trainer
+from gansuite.registry import build, get_spec
+
+
+@dataclass(frozen=True)
+class BaseData:
+    """A base-GAN dataset and what the networks must know of it."""
+
+    dataset: Dataset
+    shape: tuple[int, ...]
+    num_classes: int
+    reference: torch.Tensor | None
+
+
+def load_base_data(name: str, image_size: int, channels: int) -> BaseData:
+    """``ring8``, ``grid25``, ``digits`` or an image folder (classes = first-level sub-folders)."""
+    if name in TOYS:
+        ds = toy_dataset(name)
+        return BaseData(ds, (2,), len(TOYS[name][0]()), ds.tensors[0][:2000])
+    if name == "digits":
+        return BaseData(digits_dataset(image_size), (1, image_size, image_size), 10, None)
+    folder = ImageFolder(name, image_size=image_size, channels=channels)
+    return BaseData(folder, (channels, image_size, image_size), len(folder.classes), None)
+
+
+# The papers' optimiser settings, used unless --lr/--lr-d/--d-steps say otherwise.
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "d_steps": 5},  # Arjovsky et al., Algorithm 1
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "d_steps": 5},  # Gulrajani et al., Alg. 1
+}
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gan": {"lr": 1e-4, "batch_size": 512, "steps": 20_000},
+    "dcgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},  # Radford et al. section 4
+    "cgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},
+}
+
+
+def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | DCGANConfig:
+    if args.model == "gan":
+        return MLPGANConfig(
+            data_shape=data.shape,
+            latent_dim=args.latent_dim or 64,
+            hidden=args.hidden,
+            layers=args.layers,
+            minibatch_std=args.minibatch_std,
+            spectral_norm=args.spectral_norm,
+        )
+    if len(data.shape) != 3:
+        raise UserError(f"--data {args.data}: {args.model} needs images; for 2-D points use `gansuite train gan`")
+    if args.model == "cgan" and data.num_classes < 2:
+        raise UserError(f"--data {args.data}: cgan needs classes (images in one sub-folder per class)")
+    return DCGANConfig(
+        image_size=data.shape[1],
+        channels=data.shape[0],
+        latent_dim=args.latent_dim or 100,
+        ngf=args.ngf,
+        ndf=args.ndf,
+        d_norm=norm_for_loss(args.loss),
+        spectral_norm=args.spectral_norm,
+        minibatch_std=args.minibatch_std,
+        num_classes=data.num_classes if args.model == "cgan" else 0,
+        conditioning=args.conditioning,
+        conditional_bn=args.conditional_bn,
+    )
+
+
+def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
+    defaults = {**MODEL_DEFAULTS[args.model], **LOSS_DEFAULTS.get(args.loss, {})}
+    batch_size = args.batch_size or defaults["batch_size"]
+    d_steps = args.d_steps or defaults.get("d_steps", 1)
+    if args.epochs is not None:
+        steps = args.epochs * steps_per_epoch(dataset, batch_size) // d_steps
+    else:
+        steps = args.steps or defaults["steps"]
+    lr = args.lr or defaults["lr"]
+    return TrainConfig(
+        steps=max(1, steps),
+        batch_size=batch_size,
+        lr_g=lr,
+        lr_d=args.lr_d or lr,
+        betas=defaults.get("betas", (0.5, 0.999)),
+        optimizer=defaults.get("optimizer", "adam"),
+        d_steps=d_steps,
+        ema=args.ema,
+        device=args.device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        log_every=args.log_every,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+
+
+def train_base_gan(args: argparse.Namespace) -> Path:
+    """Train ``gan``, ``dcgan`` or ``cgan``; returns the run directory."""
+    spec = get_spec(args.model)
+    torch.manual_seed(args.seed)
+    data = load_base_data(args.data, args.image_size, args.channels)
+    net = network_config(args, data)
+    generators, discriminators = build(spec.name, net)
+    adversarial = AdversarialConfig(
+        loss=args.loss, clip=args.clip, r1_gamma=args.r1, unroll=args.unroll, unroll_lr=args.unroll_lr
+    )
+    objective = BaseGANObjective(generators["G"], discriminators["D"], adversarial)
+    config = train_config(args, data.dataset)
+    trainer = Trainer(
+        objective,
+        data.dataset,
+        args.out,
+        config,
+        model_meta={"model": spec.name, "config": asdict(net)},
+        settings={"objective": asdict(adversarial), "data": str(args.data)},
+        preview_reference=data.reference,
+    )
+    return trainer.fit(resume=args.resume)

@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from core_gan.device import select_device, select_precision
+from core_gan.errors import UserError
+
+
+def test_auto_picks_an_available_device():
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert select_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_missing_cuda_is_a_user_error():
+    with pytest.raises(UserError, match="--device cuda"):
+        select_device("cuda")
+
+
+def test_precision_on_cpu():
+    cpu = torch.device("cpu")
+    assert select_precision(cpu, "fp32").dtype is None
+    bf16 = select_precision(cpu, "bf16")
+    assert not bf16.needs_grad_scaler
+    with bf16.autocast():
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with pytest.raises(UserError, match="fp16 is not supported on CPU"):
+        select_precision(cpu, "fp16")
+
+
+def test_fp16_on_cuda_uses_a_grad_scaler():
+    precision = select_precision(torch.device("cuda"), "fp16")
+    assert precision.needs_grad_scaler and precision.dtype is torch.float16

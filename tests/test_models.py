@@ -1,0 +1,138 @@
+"""Shapes of every base network at every supported size, and DCGAN's architecture guidelines."""
+
+import pytest
+import torch
+from torch import nn
+
+from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, DCGANGenerator
+from core_gan.models.mlp import MLPGANConfig
+from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, norm_layer
+from gansuite.registry import MODELS, build
+
+# One tiny config per registered model: a model added without one fails test_every_registered_model.
+TINY = {
+    "gan": MLPGANConfig(data_shape=(2,), latent_dim=4, hidden=8, layers=2),
+    "dcgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4),
+    "cgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=3),
+}
+
+
+def _generate(G, config, n):
+    z = torch.randn(n, config.latent_dim)
+    return G(z, torch.arange(n) % config.num_classes) if getattr(config, "num_classes", 0) else G(z)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_registered_model_runs_forward_and_backward(name):
+    assert name in TINY, f"add a tiny config for {name!r} to TINY"
+    config = TINY[name]
+    generators, discriminators = build(name, config)
+    G, D = generators["G"], discriminators["D"]
+    fake = _generate(G, config, 4)
+    y = torch.arange(4) % config.num_classes if getattr(config, "num_classes", 0) else None
+    logits = D(fake, y) if y is not None else D(fake)
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("size", IMAGE_SIZES)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_shapes_and_range(size, channels):
+    config = DCGANConfig(image_size=size, channels=channels, latent_dim=8, ngf=4, ndf=4)
+    G, D = DCGANGenerator(config), DCGANDiscriminator(config)
+    x = G(torch.randn(2, 8))
+    assert x.shape == (2, channels, size, size)
+    assert x.min() >= -1 and x.max() <= 1
+    assert D(x).shape == (2,)
+
+
+def test_dcgan_128_adds_a_block():
+    blocks = {s: len(DCGANGenerator(DCGANConfig(image_size=s, ngf=4)).convs) for s in IMAGE_SIZES}
+    assert blocks == {32: 3, 64: 4, 128: 5}
+
+
+def test_dcgan_follows_the_papers_guidelines():
+    config = DCGANConfig(image_size=64, ngf=8, ndf=8)
+    G, D = DCGANGenerator(config), DCGANDiscriminator(config)
+    for net in (G, D):
+        kinds = {type(m) for m in net.modules()}
+        assert not kinds & {nn.MaxPool2d, nn.AvgPool2d, nn.Linear}, "no pooling, no fully connected layers"
+    assert all(isinstance(c, nn.ConvTranspose2d) for c in G.convs)
+    assert all(isinstance(n, nn.BatchNorm2d) for n in G.norms)  # BN everywhere but the output layer
+    assert isinstance(G.to_image, nn.ConvTranspose2d)
+    first, *rest = D.features
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in first.modules()), "no BN on D's input layer"
+    assert all(any(isinstance(m, nn.BatchNorm2d) for m in stage.modules()) for stage in rest)
+    assert all(any(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in s.modules()) for s in D.features)
+    assert all(c.stride == (2, 2) for stage in D.features for c in stage.modules() if isinstance(c, nn.Conv2d))
+
+
+@pytest.mark.parametrize("conditioning", ["concat", "projection", "acgan"])
+def test_cgan_conditioning_variants(conditioning):
+    config = DCGANConfig(
+        image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=5, conditioning=conditioning
+    )
+    G, D = DCGANGenerator(config), DCGANDiscriminator(config)
+    y = torch.tensor([0, 1, 2, 4])
+    x = G(torch.randn(4, 8), y)
+    if conditioning == "acgan":
+        assert D(x).shape == (4,) and D.classify(x).shape == (4, 5)
+    else:
+        a, b = D(x, y), D(x, (y + 1) % 5)
+        assert a.shape == (4,) and not torch.allclose(a, b), "D's score must depend on the label"
+
+
+def test_conditional_bn_generator_depends_on_the_label():
+    config = DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, num_classes=3, conditional_bn=True)
+    G = DCGANGenerator(config)
+    assert any(isinstance(m, ConditionalBatchNorm2d) for m in G.modules())
+    for m in G.modules():
+        if isinstance(m, ConditionalBatchNorm2d):
+            nn.init.normal_(m.gamma.weight, 1, 0.5)
+    G.eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    out = G(z, torch.tensor([0, 1]))
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_conditional_generator_requires_labels():
+    G = DCGANGenerator(DCGANConfig(image_size=32, ngf=4, num_classes=3))
+    with pytest.raises(ValueError, match="class-conditional"):
+        G(torch.randn(2, 100))
+
+
+def test_dcgan_init_is_normal_002():
+    G = DCGANGenerator(DCGANConfig(image_size=64, ngf=32))
+    init_weights(G)
+    w = torch.cat([c.weight.flatten() for c in G.convs])
+    assert abs(w.mean().item()) < 1e-3 and w.std().item() == pytest.approx(0.02, rel=0.05)
+    gamma = torch.cat([n.weight for n in G.norms])
+    assert gamma.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_norm_choices_and_unknown_norm():
+    assert isinstance(norm_layer("batch", 4), nn.BatchNorm2d)
+    assert isinstance(norm_layer("instance", 4), nn.InstanceNorm2d)
+    assert isinstance(norm_layer("none", 4), nn.Identity)
+    with pytest.raises(ValueError, match="unknown norm"):
+        norm_layer("group", 4)
+
+
+def test_minibatch_stddev_feature():
+    layer = MinibatchStdDev()
+    same = torch.ones(4, 3, 2, 2)
+    assert layer(same).shape == (4, 4, 2, 2)
+    assert layer(same)[:, 3].max() < 1e-3, "a collapsed batch has zero spread"
+    x = torch.tensor([[0.0, 0.0], [2.0, 4.0]])  # per-feature std 1 and 2 -> mean 1.5
+    assert torch.allclose(layer(x)[:, 2], torch.full((2,), 1.5), atol=1e-4)
+
+
+def test_spectral_norm_option_bounds_the_weight():
+    config = DCGANConfig(image_size=32, ndf=4, spectral_norm=True, d_norm="none")
+    D = DCGANDiscriminator(config)
+    for _ in range(20):  # power iterations converge in training mode
+        D(torch.randn(2, 3, 32, 32))
+    conv = D.features[1][0]
+    sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
+    assert sigma.item() == pytest.approx(1.0, rel=0.05)
