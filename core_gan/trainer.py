@@ -12,7 +12,7 @@ import copy
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ class TrainConfig:
 
     ``decay_steps``: the learning rates stay constant, then decay linearly to zero over the last
     ``decay_steps`` steps (pix2pix's "100 + 100 epochs"). ``ema``: decay of the EMA of the
-    generators (0 = off); exported weights are the EMA ones when on.
+    generators (0 = off); exported weights are the EMA ones when on. ``eval_every``: how often the
+    trainer's evaluator (e.g. FID) runs, 0 = never.
     """
 
     steps: int = 10_000
@@ -65,7 +66,12 @@ class TrainConfig:
     log_every: int = 100
     sample_every: int = 1000
     checkpoint_every: int = 1000
+    eval_every: int = 0
     preview_count: int = 64
+
+
+Evaluator = Callable[[Callable[[int], torch.Tensor]], dict[str, float]]
+"""Given ``sample(n)`` (n generated images in [-1, 1]), returns named metrics, e.g. FID."""
 
 
 class Divergence(UserError):
@@ -110,6 +116,7 @@ class Trainer:
         model_meta: dict[str, Any],
         settings: dict[str, Any] | None = None,
         preview_reference: torch.Tensor | None = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.objective = objective
         self.dataset = dataset
@@ -118,6 +125,7 @@ class Trainer:
         self.model_meta = model_meta
         self.settings = settings or {}
         self.preview_reference = preview_reference
+        self.evaluator = evaluator
         self.device = select_device(config.device)
         self.precision = select_precision(self.device, config.precision)
         self.generators = objective.generators.to(self.device)
@@ -245,6 +253,8 @@ class Trainer:
             self._flush_window(bar if log_now else None)
         if s % c.sample_every == 0 or s == c.steps:
             self.write_preview()
+        if self.evaluator is not None and c.eval_every and (s % c.eval_every == 0 or s == c.steps):
+            self._evaluate()
         if checkpoint_now:
             self._save()
             plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
@@ -291,6 +301,21 @@ class Trainer:
             samples = self.objective.preview(generators, self.config.preview_count, self.config.seed)
         generators.train(was_training)
         save_preview(samples.float(), self.run_dir / "samples" / f"step_{self.step:07d}.png", self.preview_reference)
+
+    @torch.no_grad()
+    def _evaluate(self) -> None:
+        """Run the evaluator on the (EMA) generators and append its metrics to ``metrics.jsonl``."""
+        assert self.evaluator is not None
+        generators = self.ema if self.ema is not None else self.generators
+        was_training = generators.training
+        generators.eval()
+        metrics = self.evaluator(lambda n: self.objective.preview(generators, n, self.config.seed + 1))
+        generators.train(was_training)
+        row = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
+        row.update({f"eval/{k}": v for k, v in metrics.items()})
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
 
     def _prepare_run_dir(self, resume: bool) -> None:
         if resume and not self.checkpoint_path.is_file():

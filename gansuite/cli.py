@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from core_gan.device import DEVICES, PRECISIONS
@@ -40,6 +41,7 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=float, help="learning rate (G, and D unless --lr-d)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR)")
+    p.add_argument("--decay-steps", type=int, help="decay the learning rates linearly to 0 over the last N steps")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--channels-last", action="store_true")
@@ -52,6 +54,9 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=positive_int, default=100)
     p.add_argument("--sample-every", type=positive_int, default=1000)
     p.add_argument("--checkpoint-every", type=positive_int, default=1000)
+    p.add_argument("--eval-every", type=int, default=0, help="report FID/KID (or mode coverage) every N steps")
+    p.add_argument("--eval-samples", type=positive_int, default=1000, help="images per --eval-every evaluation")
+    p.add_argument("--fid-weights", type=Path, help="FID Inception weights for --eval-every on image folders")
 
 
 def add_base_gan_flags(p: argparse.ArgumentParser) -> None:
@@ -59,13 +64,15 @@ def add_base_gan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d-steps", type=positive_int, help="discriminator steps per generator step")
     p.add_argument("--latent-dim", type=positive_int)
     p.add_argument("--spectral-norm", action="store_true")
-    p.add_argument("--minibatch-std", action="store_true", help="minibatch-stddev feature in D")
-    p.add_argument("--ema", type=float, nargs="?", const=0.999, default=0.0, help="EMA of G (decay 0.999)")
+    p.add_argument(
+        "--minibatch-std", action=argparse.BooleanOptionalAction, help="minibatch-stddev feature in D (gan: on)"
+    )
+    p.add_argument("--ema", type=float, nargs="?", const=0.999, help="EMA of G, decay 0.999 (gan: on; 0 = off)")
     p.add_argument("--clip", type=float, default=0.01, help="WGAN weight clip")
     p.add_argument("--r1", type=float, default=0.0, help="R1 penalty gamma")
     p.add_argument("--unroll", type=int, default=0, help="unrolled D steps for G's update (Metz et al.)")
     p.add_argument("--unroll-lr", type=float, default=0.01)
-    p.add_argument("--hidden", type=positive_int, default=256, help="gan: hidden width")
+    p.add_argument("--hidden", type=positive_int, default=128, help="gan: hidden width")
     p.add_argument("--layers", type=positive_int, default=3, help="gan: hidden layers")
     p.add_argument("--ngf", type=positive_int, default=64)
     p.add_argument("--ndf", type=positive_int, default=64)
@@ -112,6 +119,23 @@ def build_parser() -> Parser:
     arith.add_argument("--label", type=int)
     arith.add_argument("--device", default="cpu", choices=DEVICES)
 
+    evaluate = sub.add_parser("eval", help="metrics: fid, kid, is, psnr, ssim")
+    evaluate.add_argument("metric", choices=("fid", "kid", "is", "psnr", "ssim"))
+    evaluate.add_argument("a", type=Path, help="fid/kid: folder or .npz; is: folder; psnr/ssim: SR folder")
+    evaluate.add_argument("b", type=Path, nargs="?", help="fid/kid: folder or .npz; psnr/ssim: HR folder")
+    evaluate.add_argument("--weights", type=Path, help="FID Inception weights file (default: torch hub cache)")
+    evaluate.add_argument("--resize", default="legacy", choices=("legacy", "clean"))
+    evaluate.add_argument("--batch-size", type=positive_int, default=50)
+    evaluate.add_argument("--num-workers", type=int, default=0)
+    evaluate.add_argument("--device", default="auto", choices=DEVICES)
+    evaluate.add_argument("--save-stats", type=Path, help="fid: save the first folder's mu/sigma to this .npz")
+    evaluate.add_argument("--subsets", type=positive_int, default=100, help="kid")
+    evaluate.add_argument("--subset-size", type=positive_int, default=1000, help="kid")
+    evaluate.add_argument("--splits", type=positive_int, default=10, help="is")
+    evaluate.add_argument("--y-channel", action="store_true", help="psnr/ssim on BT.601 luma")
+    evaluate.add_argument("--crop-border", type=int, default=0, help="psnr/ssim: pixels cut from each side")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object keyed by the metric's name")
+
     sub.add_parser("models", help="list the trainable models")
     return parser
 
@@ -119,6 +143,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
     try:
         return run(args)
     except UserError as e:

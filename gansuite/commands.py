@@ -93,3 +93,14 @@ def arithmetic(args: argparse.Namespace) -> None:
 def models(args: argparse.Namespace) -> None:
     for name, spec in MODELS.items():
         print(f"{name:10s} {spec.description}")
+
+
+def eval(args: argparse.Namespace) -> None:
+    from gansuite.evaluate import run
+
+    needs_two = args.metric != "is"
+    if needs_two and args.b is None:
+        raise UserError(f"eval {args.metric}: needs two arguments (got only {args.a})")
+    if not needs_two and args.b is not None:
+        raise UserError(f"eval is: takes one folder (got {args.a} and {args.b})")
+    run(args)

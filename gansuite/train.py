@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,16 @@ from torch.utils.data import Dataset
 from core_gan.data.digits import digits_dataset
 from core_gan.data.images import ImageFolder
 from core_gan.data.stream import steps_per_epoch
-from core_gan.data.toy import TOYS, toy_dataset
+from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
+from core_gan.device import select_device
 from core_gan.errors import UserError
+from core_gan.metrics.digits import DigitFeatures, train_classifier
+from core_gan.metrics.features import InceptionExtractor
+from core_gan.metrics.generator import SampleDistance
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.objective import AdversarialConfig, BaseGANObjective
-from core_gan.trainer import TrainConfig, Trainer
+from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite.registry import build, get_spec
 
 
@@ -43,16 +48,26 @@ def load_base_data(name: str, image_size: int, channels: int) -> BaseData:
     return BaseData(folder, (channels, image_size, image_size), len(folder.classes), None)
 
 
-# The papers' optimiser settings, used unless --lr/--lr-d/--d-steps say otherwise.
+# Per-model defaults, then the papers' optimiser settings per loss; explicit flags override both.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Measured on ring8 (benchmarks/bench_ring8.py): 8/8 modes needs the minibatch-std feature, and
+    # high-quality samples need the EMA of G and a learning rate decayed over the second half.
+    "gan": {"lr": 1e-3, "batch_size": 256, "steps": 20_000, "decay_fraction": 0.5, "ema": 0.999, "minibatch_std": True},
+    "dcgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},  # Radford et al. section 4
+    "cgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},
+}
 LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "d_steps": 5},  # Arjovsky et al., Algorithm 1
     "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "d_steps": 5},  # Gulrajani et al., Alg. 1
 }
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "gan": {"lr": 1e-4, "batch_size": 512, "steps": 20_000},
-    "dcgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},  # Radford et al. section 4
-    "cgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},
-}
+
+
+def setting(args: argparse.Namespace, name: str, fallback: Any = None) -> Any:
+    """An explicit flag, else the loss's paper default, else the model's default, else ``fallback``."""
+    value = getattr(args, name, None)
+    if value is not None:
+        return value
+    return LOSS_DEFAULTS.get(args.loss, {}).get(name, MODEL_DEFAULTS[args.model].get(name, fallback))
 
 
 def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | DCGANConfig:
@@ -62,7 +77,7 @@ def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | D
             latent_dim=args.latent_dim or 64,
             hidden=args.hidden,
             layers=args.layers,
-            minibatch_std=args.minibatch_std,
+            minibatch_std=setting(args, "minibatch_std", False),
             spectral_norm=args.spectral_norm,
         )
     if len(data.shape) != 3:
@@ -77,7 +92,7 @@ def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | D
         ndf=args.ndf,
         d_norm=norm_for_loss(args.loss),
         spectral_norm=args.spectral_norm,
-        minibatch_std=args.minibatch_std,
+        minibatch_std=setting(args, "minibatch_std", False),
         num_classes=data.num_classes if args.model == "cgan" else 0,
         conditioning=args.conditioning,
         conditional_bn=args.conditional_bn,
@@ -85,23 +100,23 @@ def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | D
 
 
 def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
-    defaults = {**MODEL_DEFAULTS[args.model], **LOSS_DEFAULTS.get(args.loss, {})}
-    batch_size = args.batch_size or defaults["batch_size"]
-    d_steps = args.d_steps or defaults.get("d_steps", 1)
+    batch_size = setting(args, "batch_size")
+    d_steps = setting(args, "d_steps", 1)
     if args.epochs is not None:
         steps = args.epochs * steps_per_epoch(dataset, batch_size) // d_steps
     else:
-        steps = args.steps or defaults["steps"]
-    lr = args.lr or defaults["lr"]
+        steps = setting(args, "steps")
+    lr = setting(args, "lr")
     return TrainConfig(
         steps=max(1, steps),
         batch_size=batch_size,
         lr_g=lr,
         lr_d=args.lr_d or lr,
-        betas=defaults.get("betas", (0.5, 0.999)),
-        optimizer=defaults.get("optimizer", "adam"),
+        betas=setting(args, "betas", (0.5, 0.999)),
+        optimizer=setting(args, "optimizer", "adam"),
         d_steps=d_steps,
-        ema=args.ema,
+        decay_steps=setting(args, "decay_steps", int(steps * setting(args, "decay_fraction", 0.0))),
+        ema=setting(args, "ema", 0.0),
         device=args.device,
         precision=args.precision,
         channels_last=args.channels_last,
@@ -111,7 +126,29 @@ def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
         log_every=args.log_every,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
     )
+
+
+def make_evaluator(args: argparse.Namespace, data: BaseData) -> Evaluator | None:
+    """What ``--eval-every`` reports: mode coverage on 2-D toys, Fréchet distance and KID in a digit
+    classifier's feature space on ``digits``, FID and KID (Inception) on image folders."""
+    if not args.eval_every:
+        return None
+    if args.data in TOYS:
+
+        def coverage(sample: Callable[[int], torch.Tensor]) -> dict[str, float]:
+            modes, quality = mode_coverage(sample(2000).cpu(), args.data)
+            return {"modes": modes, "high_quality": quality}
+
+        return coverage
+    n = min(args.eval_samples, len(data.dataset))
+    real = torch.stack([data.dataset[i][0] for i in range(n)])
+    if args.data == "digits":
+        classifier, accuracy = train_classifier()
+        print(f"digit classifier for --eval-every: held-out accuracy {accuracy:.1%}")
+        return SampleDistance(DigitFeatures(classifier), real, n)
+    return SampleDistance(InceptionExtractor(args.fid_weights, select_device(args.device)), real, n)
 
 
 def train_base_gan(args: argparse.Namespace) -> Path:
@@ -134,5 +171,6 @@ def train_base_gan(args: argparse.Namespace) -> Path:
         model_meta={"model": spec.name, "config": asdict(net)},
         settings={"objective": asdict(adversarial), "data": str(args.data)},
         preview_reference=data.reference,
+        evaluator=make_evaluator(args, data),
     )
     return trainer.fit(resume=args.resume)

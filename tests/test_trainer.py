@@ -195,3 +195,12 @@ def test_unrolled_g_step_differs_from_plain_and_leaves_d_untouched():
         grads[k] = torch.cat([p.grad.flatten() for p in G.parameters()])
     assert not torch.allclose(grads[0], grads[3])
     assert_bitwise_equal(before, D.state_dict())
+
+
+@pytest.mark.parametrize("precision, channels_last", [("bf16", True), ("fp32", True)])
+def test_bf16_autocast_and_channels_last_train(tmp_path, precision, channels_last):
+    config = replace(CONFIG, steps=2, precision=precision, channels_last=channels_last, sample_every=2)
+    trainer = make_trainer(tmp_path / "run", config)
+    trainer.fit()
+    assert all(torch.isfinite(p).all() for p in trainer.generators.parameters())
+    assert (tmp_path / "run/samples/step_0000002.png").is_file()

@@ -1,0 +1,46 @@
+"""Periodic evaluation of a generator during training, in any extractor's feature space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from core_gan.metrics.features import FeatureExtractor
+from core_gan.metrics.statistics import FeatureStats, frechet_distance, kernel_inception_distance
+
+
+def _to_unit_rgb(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] with 1 or 3 channels -> 3-channel images in [0, 1], what extractors take."""
+    x = (images.float().clamp(-1, 1) + 1) / 2
+    return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
+
+
+class SampleDistance:
+    """Fréchet distance and KID between generated and real images (Heusel et al.; Bińkowski et al.).
+
+    Real features are computed once; each call draws ``n`` samples through ``sample(n)`` (images in
+    [-1, 1]). Returns ``{"fd": ..., "kid": ...}`` with the extractor's name in the keys' protocol.
+    """
+
+    def __init__(self, extractor: FeatureExtractor, real: torch.Tensor, n: int = 1000, batch_size: int = 250) -> None:
+        self.extractor = extractor
+        self.n = min(n, len(real))
+        self.batch_size = batch_size
+        self.real = self._features(real[: self.n])
+
+    def _features(self, images: torch.Tensor) -> np.ndarray:
+        chunks = [self.extractor(_to_unit_rgb(c))[0].double().cpu().numpy() for c in images.split(self.batch_size)]
+        return np.concatenate(chunks)
+
+    def __call__(self, sample: Callable[[int], torch.Tensor]) -> dict[str, float]:
+        fake = self._features(sample(self.n))
+        real_stats, fake_stats = FeatureStats.empty(self.real.shape[1]), FeatureStats.empty(fake.shape[1])
+        real_stats.update(self.real)
+        fake_stats.update(fake)
+        kid, _ = kernel_inception_distance(self.real, fake, subsets=10, subset_size=min(self.n, 1000))
+        return {
+            "fd": frechet_distance(real_stats.mu, real_stats.sigma, fake_stats.mu, fake_stats.sigma),
+            "kid": kid,
+        }

@@ -1,0 +1,123 @@
+"""``gansuite eval``: FID, KID, IS between folders (or saved statistics), PSNR/SSIM between paired folders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core_gan.data.images import list_images, open_image
+from core_gan.device import select_device
+from core_gan.errors import UserError
+from core_gan.metrics.features import InceptionExtractor, folder_features
+from core_gan.metrics.image_quality import psnr, ssim
+from core_gan.metrics.statistics import (
+    FeatureStats,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    load_stats,
+    save_stats,
+    warn_small_sample,
+)
+
+
+def _report(metric: str, value: float, protocol: dict[str, Any], as_json: bool, std: float | None = None) -> None:
+    if as_json:
+        row = {metric: value, **({f"{metric}_std": std} if std is not None else {}), **protocol}
+        print(json.dumps(row))
+        return
+    shown = f"{value:.6g}" if std is None else f"{value:.6g} ± {std:.3g}"
+    print(f"{metric.upper()}: {shown}   ({', '.join(f'{k}={v}' for k, v in protocol.items())})")
+
+
+def _extractor(args: argparse.Namespace) -> InceptionExtractor:
+    return InceptionExtractor(args.weights, select_device(args.device), args.resize)
+
+
+def _stats_of(source: Path, args: argparse.Namespace, extractor: InceptionExtractor | None):
+    """(mu, sigma, n) of a folder (via the extractor) or of a saved ``.npz``."""
+    if source.suffix == ".npz":
+        mu, sigma = load_stats(source)
+        return mu, sigma, "npz"
+    assert extractor is not None
+    feats = folder_features(source, extractor, args.batch_size, args.num_workers).features
+    stats = FeatureStats.empty(feats.shape[1])
+    stats.update(feats)
+    return stats.mu, stats.sigma, stats.n
+
+
+def fid(args: argparse.Namespace) -> None:
+    sources = [Path(args.a), Path(args.b)]
+    extractor = None if all(s.suffix == ".npz" for s in sources) else _extractor(args)
+    (mu_a, sig_a, n_a), (mu_b, sig_b, n_b) = (_stats_of(s, args, extractor) for s in sources)
+    if args.save_stats:
+        if sources[0].suffix == ".npz":
+            raise UserError("--save-stats saves the first folder's statistics; the first argument is an .npz")
+        save_stats(args.save_stats, mu_a, sig_a)
+    for n in (n_a, n_b):
+        if isinstance(n, int):
+            warn_small_sample(n)
+    value = frechet_distance(mu_a, sig_a, mu_b, sig_b)
+    _report("fid", value, _protocol(args, n_a=n_a, n_b=n_b), args.json)
+
+
+def _protocol(args: argparse.Namespace, **counts: Any) -> dict[str, Any]:
+    return {
+        **counts,
+        "resize": args.resize,
+        "extractor": InceptionExtractor.name,
+        "weights": str(args.weights or "torch hub cache"),
+    }
+
+
+def kid(args: argparse.Namespace) -> None:
+    for source in (args.a, args.b):
+        if Path(source).suffix == ".npz":
+            raise UserError(f"{source}: KID needs the images' features, not mean/covariance statistics")
+    extractor = _extractor(args)
+    fa, fb = (folder_features(s, extractor, args.batch_size, args.num_workers).features for s in (args.a, args.b))
+    mean, std = kernel_inception_distance(fa, fb, args.subsets, args.subset_size)
+    protocol = _protocol(args, n_a=len(fa), n_b=len(fb))
+    protocol.update(subsets=args.subsets, subset_size=min(len(fa), len(fb), args.subset_size))
+    _report("kid", mean, protocol, args.json, std)
+
+
+def inception(args: argparse.Namespace) -> None:
+    logits = folder_features(args.a, _extractor(args), args.batch_size, args.num_workers).logits
+    assert logits is not None
+    mean, std = inception_score(logits, args.splits)
+    _report("is", mean, _protocol(args, n=len(logits), splits=args.splits), args.json, std)
+
+
+def _paired_files(sr_dir: Path, hr_dir: Path) -> list[tuple[Path, Path]]:
+    """SR and HR files matched by file stem; any file without a partner is an error."""
+    sr = {p.stem: p for p in list_images(sr_dir)}
+    hr = {p.stem: p for p in list_images(hr_dir)}
+    missing = sorted(set(sr) ^ set(hr))
+    if missing:
+        raise UserError(f"{sr_dir} and {hr_dir}: unmatched file names, e.g. {', '.join(missing[:3])}")
+    return [(sr[k], hr[k]) for k in sorted(sr)]
+
+
+def image_quality(args: argparse.Namespace) -> None:
+    fn = psnr if args.metric == "psnr" else ssim
+    values = {}
+    for sr_path, hr_path in _paired_files(Path(args.a), Path(args.b)):
+        sr, hr = np.asarray(open_image(sr_path)), np.asarray(open_image(hr_path))
+        if sr.shape != hr.shape:
+            raise UserError(
+                f"{sr_path}: size {sr.shape[1]}x{sr.shape[0]} differs from {hr_path} {hr.shape[1]}x{hr.shape[0]}"
+            )
+        values[sr_path.name] = float(fn(sr, hr, args.crop_border, args.y_channel)[0])
+    mean = float(np.mean(list(values.values())))
+    protocol = {"n": len(values), "channel": "Y (BT.601)" if args.y_channel else "RGB", "crop_border": args.crop_border}
+    _report(args.metric, mean, protocol, args.json)
+
+
+def run(args: argparse.Namespace) -> None:
+    handlers = {"fid": fid, "kid": kid, "is": inception, "psnr": image_quality, "ssim": image_quality}
+    handlers[args.metric](args)
