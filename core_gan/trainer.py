@@ -229,6 +229,7 @@ class Trainer:
             seed=self.config.seed,
             start_step=self.step * self._batches_per_step(),
             num_workers=self.config.num_workers,
+            pin_memory=self.device.type == "cuda",
         )
         self.generators.train()
         self.discriminators.train()

@@ -104,3 +104,23 @@ def eval(args: argparse.Namespace) -> None:
     if not needs_two and args.b is not None:
         raise UserError(f"eval is: takes one folder (got {args.a} and {args.b})")
     run(args)
+
+
+def data(args: argparse.Namespace) -> None:
+    from core_gan.data import builders, catalog
+
+    if args.data_command == "edges":
+        config = builders.EdgeConfig(args.size, args.low, args.high, sigma=args.sigma, dilate=args.dilate,
+                                     min_fragment=args.min_fragment)  # fmt: skip
+        print(f"wrote {builders.build_edges(args.src, args.dst, config)} pairs (A = edges, B = photo) to {args.dst}")
+    elif args.data_command == "combine":
+        print(f"wrote {builders.combine(args.a, args.b, args.dst)} pairs to {args.dst}")
+    elif args.data_command == "sr-crops":
+        print(f"wrote {builders.sr_crops(args.src, args.dst, args.size, args.step)} sub-images to {args.dst}")
+    elif args.data_command == "download":
+        catalog.download_dataset(args.name, args.dest)
+        print(f"{args.name} is in {args.dest}")
+    else:
+        for entry in catalog.load_catalog().values():
+            where = entry.url or f"manual: {entry.licence}"
+            print(f"{entry.name:24s} {entry.task:9s} {entry.size or '?':>12s}  {where}")

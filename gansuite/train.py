@@ -37,14 +37,14 @@ class BaseData:
     reference: torch.Tensor | None
 
 
-def load_base_data(name: str, image_size: int, channels: int) -> BaseData:
+def load_base_data(name: str, image_size: int, channels: int, strict: bool = False) -> BaseData:
     """``ring8``, ``grid25``, ``digits`` or an image folder (classes = first-level sub-folders)."""
     if name in TOYS:
         ds = toy_dataset(name)
         return BaseData(ds, (2,), len(TOYS[name][0]()), ds.tensors[0][:2000])
     if name == "digits":
         return BaseData(digits_dataset(image_size), (1, image_size, image_size), 10, None)
-    folder = ImageFolder(name, image_size=image_size, channels=channels)
+    folder = ImageFolder(name, image_size=image_size, channels=channels, strict=strict)
     return BaseData(folder, (channels, image_size, image_size), len(folder.classes), None)
 
 
@@ -58,7 +58,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "d_steps": 5},  # Arjovsky et al., Algorithm 1
-    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "d_steps": 5},  # Gulrajani et al., Alg. 1
+    # Gulrajani et al., Algorithm 1; the penalty is per sample, so no batch statistic (mbstd) in D.
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "d_steps": 5, "minibatch_std": False},
 }
 
 
@@ -155,7 +156,7 @@ def train_base_gan(args: argparse.Namespace) -> Path:
     """Train ``gan``, ``dcgan`` or ``cgan``; returns the run directory."""
     spec = get_spec(args.model)
     torch.manual_seed(args.seed)
-    data = load_base_data(args.data, args.image_size, args.channels)
+    data = load_base_data(args.data, args.image_size, args.channels, args.strict)
     net = network_config(args, data)
     generators, discriminators = build(spec.name, net)
     adversarial = AdversarialConfig(

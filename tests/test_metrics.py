@@ -1,10 +1,7 @@
 """FID, KID, IS, PSNR, SSIM against closed forms and reference implementations (offline)."""
 
-import functools
-import http.server
 import json
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -267,24 +264,6 @@ def test_cli_eval_psnr_ssim_pairs_by_name(tmp_path, capsys):
 
 
 # --- downloads against a local server ---------------------------------------------------------
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-
-    class Quiet(handler.func):  # type: ignore[name-defined]
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_download_with_good_checksum_caches_the_file(http_server, tmp_path, monkeypatch):

@@ -1,4 +1,10 @@
-"""Reading image files robustly, and a single-domain image folder dataset."""
+"""Reading image files robustly, and a single-domain image folder dataset.
+
+Every odd kind of file is converted explicitly: EXIF orientation applied; grayscale, palette and
+CMYK to RGB; alpha composited on white (or kept, ``keep_alpha``); 16-bit integer images scaled to
+8 bits, not clipped. Images over ``MAX_PIXELS`` are refused (decompression bombs). Unreadable files
+raise :class:`UserError` naming the file.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,11 @@ from torchvision.transforms import functional as TF
 from core_gan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
+MAX_PIXELS = 100_000_000  # 10k x 10k; larger files are refused before decoding
+
+
+class Unreadable(UserError):
+    """A file that cannot be decoded as an image (skipped by datasets unless ``strict``)."""
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -29,68 +40,124 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
-def open_image(path: str | Path, channels: int = 3) -> Image.Image:
-    """Decode ``path`` fully with EXIF orientation applied, as RGB (3 channels) or L (1 channel)."""
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit and 32-bit integer / float modes -> 8-bit L, scaled by the type's range (not clipped)."""
+    array = np.asarray(im)
+    if im.mode.startswith("I;16") or im.mode == "I":
+        scale = 65535.0 if array.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0
+        return Image.fromarray((array.astype(np.float64) / scale * 255).round().clip(0, 255).astype(np.uint8))
+    return Image.fromarray((np.clip(array, 0, 1) * 255).round().astype(np.uint8))  # mode F in [0, 1]
+
+
+def open_image(path: str | Path, channels: int = 3, keep_alpha: bool = False) -> Image.Image:
+    """Decode ``path`` fully, as RGB (3 channels), RGBA (``keep_alpha``) or L (1 channel)."""
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "P") and channels == 3:
-                im = im.convert("RGBA")
-                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im)
-            return im.convert("RGB" if channels == 3 else "L")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise UserError(f"{path}: cannot read image ({e})") from e
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise Unreadable(f"{path}: {im.width}x{im.height} exceeds the {MAX_PIXELS:,}-pixel limit")
+                im.load()
+                im = ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:  # fmt: skip
+        raise Unreadable(f"{path}: cannot read image ({e})") from e
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        im = _to_8bit(im)
+    if channels == 1:
+        return im.convert("L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        if keep_alpha:
+            return rgba
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return im.convert("RGB")  # L, P, CMYK, YCbCr, RGB
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image -> float tensor (C, H, W) in [-1, 1]."""
+def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """uint8 image (H, W[, C]) -> float tensor (C, H, W) in [-1, 1]."""
     array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
-def readable(paths: list[Path]) -> list[Path]:
-    """The files whose headers PIL can parse; the others are listed once in a warning and skipped."""
+def readable(paths: list[Path], strict: bool = False) -> list[Path]:
+    """The files whose headers PIL can parse; the others are listed once in a warning and skipped
+    (``strict``: the first one is an error). Truncated data is caught later, at decode time."""
     good, bad = [], []
     for p in paths:
         try:
-            with Image.open(p) as im:
-                im.verify()
-            good.append(p)
-        except Exception:
+            with Image.open(p):
+                good.append(p)
+        except Exception as e:
+            if strict:
+                raise UserError(f"{p}: cannot read image ({e})") from e
             bad.append(p)
     if bad:
-        names = ", ".join(str(p) for p in bad[:10]) + (" ..." if len(bad) > 10 else "")
-        warnings.warn(f"skipping {len(bad)} unreadable image(s): {names}", stacklevel=2)
+        warn_skipped(bad)
     if not good:
         raise UserError(f"{paths[0].parent}: none of the {len(paths)} image files could be read")
     return good
 
 
-class ImageFolder(Dataset):
+def warn_skipped(bad: list[Path]) -> None:
+    names = ", ".join(str(p) for p in bad[:10]) + (" ..." if len(bad) > 10 else "")
+    warnings.warn(f"skipping {len(bad)} unreadable image(s): {names}", stacklevel=3)
+
+
+class RobustDataset(Dataset):
+    """Base for folder datasets: an item whose file fails to decode is replaced by the next good one
+    (the file is named once in a warning), or, when ``strict``, stops the run naming the file."""
+
+    strict: bool = False
+
+    def __init__(self) -> None:
+        self._bad: set[int] = set()
+
+    def load(self, i: int) -> object:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int):
+        n = len(self)  # type: ignore[arg-type]
+        for k in range(n):
+            j = (i + k) % n
+            if j in self._bad:
+                continue
+            try:
+                return self.load(j)
+            except Unreadable as e:
+                if self.strict:
+                    raise
+                self._bad.add(j)
+                warnings.warn(f"skipping unreadable image: {e}", stacklevel=2)
+        raise UserError("every image of the dataset failed to decode")
+
+
+class ImageFolder(RobustDataset):
     """Images under ``root`` (recursive) as (image (C, S, S) in [-1, 1], label).
 
-    Labels are the index of the first-level sub-folder (sorted names) when images sit in
-    sub-folders, else 0. Each image is resized (shorter side to ``image_size``, antialiased) and
+    Labels are the index of the first-level sub-folder (sorted names) when every image sits in a
+    sub-folder, else 0. Each image is resized (shorter side to ``image_size``, antialiased) and
     centre-cropped to a square.
     """
 
-    def __init__(self, root: str | Path, image_size: int = 64, channels: int = 3) -> None:
+    def __init__(self, root: str | Path, image_size: int = 64, channels: int = 3, strict: bool = False) -> None:
+        super().__init__()
         self.root = Path(root)
-        self.files = readable(list_images(self.root))
+        self.strict = strict
+        self.files = readable(list_images(self.root), strict)
         self.image_size = image_size
         self.channels = channels
-        groups = sorted({p.relative_to(self.root).parts[0] for p in self.files if p.parent != self.root})
-        self.classes = groups if groups and all(p.parent != self.root for p in self.files) else []
+        in_subfolders = all(p.parent != self.root for p in self.files)
+        self.classes = sorted({p.relative_to(self.root).parts[0] for p in self.files}) if in_subfolders else []
         index = {name: i for i, name in enumerate(self.classes)}
         self.labels = [index[p.relative_to(self.root).parts[0]] if self.classes else 0 for p in self.files]
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def load(self, i: int) -> tuple[torch.Tensor, int]:
         image = open_image(self.files[i], self.channels)
         image = TF.resize(image, self.image_size, antialias=True)
         image = TF.center_crop(image, self.image_size)

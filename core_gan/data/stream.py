@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, TensorDataset, get_worker_info
 
 from core_gan.errors import UserError
 
@@ -21,6 +23,37 @@ def steps_per_epoch(dataset: Dataset, batch_size: int, world_size: int = 1) -> i
     return n
 
 
+class EpochBatches(Sampler[list[int]]):
+    """Index batches forever: epoch e is a permutation seeded by (seed, e), sharded across ranks as
+    ``DistributedSampler`` does, and the stream starts ``start`` batches in, so a resumed run sees
+    exactly the batches an uninterrupted one would."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, start: int, rank: int, world_size: int) -> None:
+        self.per_epoch = steps_per_epoch(dataset, batch_size, world_size)
+        self.batch_size = batch_size
+        self.start = start
+        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch, skip = divmod(self.start, self.per_epoch)
+        while True:
+            self.sampler.set_epoch(epoch)
+            indices = list(self.sampler)
+            for b in range(skip, self.per_epoch):
+                yield indices[b * self.batch_size : (b + 1) * self.batch_size]
+            epoch, skip = epoch + 1, 0
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy, random and the dataset's augmentation RNG from the worker's torch seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+    info = get_worker_info()
+    if info is not None and hasattr(info.dataset, "reseed"):
+        info.dataset.reseed(seed)
+
+
 def batch_stream(
     dataset: Dataset,
     batch_size: int,
@@ -30,24 +63,22 @@ def batch_stream(
     rank: int = 0,
     world_size: int = 1,
     num_workers: int = 0,
+    pin_memory: bool = False,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Batches forever; epoch e is a permutation seeded by (seed, e), so a resume at ``start_step``
-    sees exactly the batches an uninterrupted run would, on any rank.
-
-    In-memory ``TensorDataset``s are indexed directly (no per-item Python calls).
-    """
-    per_epoch = steps_per_epoch(dataset, batch_size, world_size)
-    epoch, skip = divmod(start_step, per_epoch)
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
-    while True:
-        sampler.set_epoch(epoch)
-        indices = list(sampler)[: per_epoch * batch_size]
-        batches = [indices[i : i + batch_size] for i in range(skip * batch_size, len(indices), batch_size)]
-        if isinstance(dataset, TensorDataset):
-            for idx in batches:
-                index = torch.tensor(idx)
-                yield tuple(t[index] for t in dataset.tensors)
-        else:
-            loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers, persistent_workers=False)
-            yield from (tuple(b) for b in loader)
-        epoch, skip = epoch + 1, 0
+    """Batches forever (see :class:`EpochBatches`). In-memory ``TensorDataset``s are indexed directly;
+    folders go through one persistent DataLoader with seeded workers."""
+    batches = EpochBatches(dataset, batch_size, seed, start_step, rank, world_size)
+    if isinstance(dataset, TensorDataset):
+        for idx in batches:
+            index = torch.tensor(idx)
+            yield tuple(t[index] for t in dataset.tensors)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=batches,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        pin_memory=pin_memory,
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(seed * 1_000_003 + start_step),
+    )
+    yield from (tuple(b) for b in loader)

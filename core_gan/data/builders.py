@@ -1,0 +1,107 @@
+"""Dataset builders: edges-to-photo pairs (Canny, as edges2shoes was made with HED), folder pairing,
+and super-resolution sub-images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import kornia
+import numpy as np
+import scipy.ndimage
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from core_gan.checkpoint import atomic_write
+from core_gan.data.images import list_images, open_image, readable
+from core_gan.errors import UserError
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """Canny on a Gaussian-smoothed grayscale image (sigma 2, 7x7), hysteresis thresholds 0.1 / 0.2;
+    edges thickened by ``dilate`` pixels and fragments under ``min_fragment`` pixels dropped; black
+    lines on white, like the sketches of edges2shoes."""
+
+    size: int = 256
+    low: float = 0.1
+    high: float = 0.2
+    kernel_size: int = 7
+    sigma: float = 2.0
+    dilate: int = 0
+    min_fragment: int = 10
+
+
+def _square(image: Image.Image, size: int) -> Image.Image:
+    """Centre-crop to a square, then resize to ``size`` (antialiased)."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
+
+
+@torch.no_grad()
+def edge_map(photo: np.ndarray, config: EdgeConfig = EdgeConfig()) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> uint8 RGB edge sketch (H, W, 3): black edges on white."""
+    x = torch.from_numpy(np.array(photo)).permute(2, 0, 1)[None].float() / 255
+    gray = kornia.color.rgb_to_grayscale(x)
+    _, edges = kornia.filters.canny(
+        gray, config.low, config.high, kernel_size=config.kernel_size, sigma=(config.sigma, config.sigma)
+    )
+    if config.dilate > 0:
+        k = 2 * config.dilate + 1
+        edges = kornia.morphology.dilation(edges, torch.ones(k, k))
+    mask = edges[0, 0].numpy() > 0.5
+    if config.min_fragment > 1:
+        labels, count = scipy.ndimage.label(mask, structure=np.ones((3, 3)))
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        mask &= sizes[labels] >= config.min_fragment
+    sketch = np.where(mask, 0, 255).astype(np.uint8)
+    return np.repeat(sketch[:, :, None], 3, axis=2)
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+
+
+def build_edges(src: str | Path, dst: str | Path, config: EdgeConfig = EdgeConfig()) -> int:
+    """Photos under ``src`` -> ``dst/<name>.png`` holding edges | photo side by side (A = edges)."""
+    files = readable(list_images(src))
+    out = Path(dst)
+    for path in tqdm(files, desc="edges", unit="img"):
+        photo = np.asarray(_square(open_image(path), config.size))
+        _save_png(np.concatenate([edge_map(photo, config), photo], axis=1), out / f"{path.stem}.png")
+    return len(files)
+
+
+def combine(a_dir: str | Path, b_dir: str | Path, dst: str | Path) -> int:
+    """``A/x`` and ``B/x`` (same file name, same size) -> ``dst/x.png`` with A | B side by side."""
+    a = {p.relative_to(a_dir).with_suffix(""): p for p in readable(list_images(a_dir))}
+    b = {p.relative_to(b_dir).with_suffix(""): p for p in readable(list_images(b_dir))}
+    common = sorted(a.keys() & b.keys())
+    if not common:
+        raise UserError(f"{a_dir} and {b_dir}: no file names in common")
+    for key in tqdm(common, desc="combine", unit="pair"):
+        left, right = np.asarray(open_image(a[key])), np.asarray(open_image(b[key]))
+        if left.shape != right.shape:
+            raise UserError(f"{b[key]}: size {right.shape[1]}x{right.shape[0]} differs from {a[key]}")
+        _save_png(np.concatenate([left, right], axis=1), Path(dst) / key.with_suffix(".png"))
+    return len(common)
+
+
+def sr_crops(src: str | Path, dst: str | Path, size: int = 480, step: int = 240) -> int:
+    """Cut each HR image into ``size``-pixel sub-images every ``step`` pixels (the last ones flush with
+    the border), as BasicSR does for DIV2K: random crops then read small files, not 2K images."""
+    count = 0
+    for path in tqdm(readable(list_images(src)), desc="sr-crops", unit="img"):
+        image = np.asarray(open_image(path))
+        h, w = image.shape[:2]
+        if min(h, w) < size:
+            raise UserError(f"{path}: {w}x{h} is smaller than the {size}px sub-image")
+        ys = sorted({*range(0, h - size + 1, step), h - size})
+        xs = sorted({*range(0, w - size + 1, step), w - size})
+        for i, y in enumerate(ys):
+            for j, x in enumerate(xs):
+                _save_png(image[y : y + size, x : x + size], Path(dst) / f"{path.stem}_s{i:03d}_{j:03d}.png")
+                count += 1
+    return count
