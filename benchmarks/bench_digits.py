@@ -65,7 +65,8 @@ def discriminator_features(run: Path, images: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=7000)
+    p.add_argument("--speed-flags", default="--precision bf16 --channels-last")
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--cgan-flags", default="--conditioning projection --conditional-bn")
     a = p.parse_args()
@@ -75,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model, extra in (("dcgan", []), ("cgan", a.cgan_flags.split())):
             out = Path(tmp) / model
-            seconds = train(model, out, a.steps, extra)
+            seconds = train(model, out, a.steps, extra + a.speed_flags.split())
             gan = BaseGANModel(out)
             row: dict[str, object] = {"model": model, "flags": " ".join(extra) or "(defaults)", "steps": a.steps}
             row["train min"] = f"{seconds / 60:.1f}"

@@ -20,11 +20,11 @@ from gansuite.inference import BaseGANModel
 RECIPES = {
     "minimax (saturating)": (["--loss", "minimax"], 20_000),
     "nonsaturating (default)": ([], 20_000),
-    "wgan-gp": (["--loss", "wgan-gp"], 5_000),
+    "wgan-gp (Adam 1e-4, b=(0, 0.9), 5 critic steps, lambda 10)": (["--loss", "wgan-gp"], 6_000),
     # The Unrolled-GAN experiment: the saturating loss without the minibatch-std remedy, with and
     # without K = 5 unrolling steps, at the same number of generator steps.
-    "minimax, no mbstd": (["--loss", "minimax", "--no-minibatch-std"], 5_000),
-    "minimax, no mbstd, unroll 5": (["--loss", "minimax", "--no-minibatch-std", "--unroll", "5"], 5_000),
+    "minimax, no mbstd": (["--loss", "minimax", "--no-minibatch-std"], 4_000),
+    "minimax, no mbstd, unroll 5": (["--loss", "minimax", "--no-minibatch-std", "--unroll", "5"], 4_000),
 }
 
 

@@ -26,6 +26,7 @@ class Objective(Protocol):
 
     generators: nn.ModuleDict
     discriminators: nn.ModuleDict
+    preview_columns: int
 
     def d_loss(self, batch: Batch) -> Losses: ...
 
@@ -60,6 +61,8 @@ class BaseGANObjective:
 
     Batches are ``(x, y)``: samples and integer labels (ignored by unconditional models).
     """
+
+    preview_columns = 8
 
     def __init__(self, G: nn.Module, D: nn.Module, config: AdversarialConfig) -> None:
         self.generators = nn.ModuleDict({"G": G})

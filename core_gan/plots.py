@@ -33,12 +33,14 @@ def save_scatter(points: torch.Tensor, path: str | Path, reference: torch.Tensor
     plt.close(fig)
 
 
-def save_preview(samples: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None) -> None:
-    """A grid for images (N, C, H, W), a scatter plot for points (N, 2)."""
+def save_preview(
+    samples: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None, columns: int = 8
+) -> None:
+    """A grid for images (N, C, H, W), ``columns`` wide; a scatter plot for points (N, 2)."""
     if samples.dim() == 2:
         save_scatter(samples, path, reference)
     else:
-        save_grid(samples, path)
+        save_grid(samples, path, nrow=columns)
 
 
 def plot_losses(metrics_path: str | Path, out_path: str | Path) -> None:

@@ -42,10 +42,10 @@ from core_gan.plots import plot_losses, save_preview
 class TrainConfig:
     """How to train, independent of what is trained.
 
-    ``decay_steps``: the learning rates stay constant, then decay linearly to zero over the last
-    ``decay_steps`` steps (pix2pix's "100 + 100 epochs"). ``ema``: decay of the EMA of the
+    ``lr_policy`` and ``decay_steps``: see :func:`_schedule`. ``ema``: decay of the EMA of the
     generators (0 = off); exported weights are the EMA ones when on. ``eval_every``: how often the
-    trainer's evaluator (e.g. FID) runs, 0 = never.
+    trainer's evaluator (e.g. FID) runs, 0 = never. ``best_metric``: an evaluator metric, higher is
+    better, whose best value keeps ``checkpoints/best.pt`` and the inference weights in ``RUN/best/``.
     """
 
     steps: int = 10_000
@@ -55,6 +55,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     optimizer: str = "adam"
     d_steps: int = 1
+    lr_policy: str = "linear"
     decay_steps: int = 0
     ema: float = 0.0
     device: str = "auto"
@@ -67,11 +68,12 @@ class TrainConfig:
     sample_every: int = 1000
     checkpoint_every: int = 1000
     eval_every: int = 0
+    best_metric: str = ""
     preview_count: int = 64
 
 
-Evaluator = Callable[[Callable[[int], torch.Tensor]], dict[str, float]]
-"""Given ``sample(n)`` (n generated images in [-1, 1]), returns named metrics, e.g. FID."""
+Evaluator = Callable[[nn.ModuleDict], dict[str, float]]
+"""Given the generators (in eval mode), returns named metrics, e.g. FID or validation PSNR."""
 
 
 class Divergence(UserError):
@@ -84,14 +86,23 @@ def _optimizer(params: list[nn.Parameter], lr: float, config: TrainConfig) -> to
     return torch.optim.Adam(params, lr=lr, betas=config.betas)
 
 
-def _linear_decay(config: TrainConfig):
-    def factor(step: int) -> float:
-        if config.decay_steps <= 0:
-            return 1.0
-        start = config.steps - config.decay_steps
-        return 1.0 if step < start else max(0.0, (config.steps - step) / config.decay_steps)
+def _schedule(config: TrainConfig) -> Callable[[int], float]:
+    """Learning-rate factor per step. ``linear``: constant, then linear to 0 over the last
+    ``decay_steps`` (pix2pix's 100 + 100 epochs); ``step``: x0.1 every ``decay_steps``; ``cosine``:
+    half a cosine from 1 to 0 over the whole run (reaching 0 at the last step, not halfway)."""
+    total, decay = config.steps, config.decay_steps
 
-    return factor
+    def linear(step: int) -> float:
+        start = total - decay
+        return 1.0 if decay <= 0 or step < start else max(0.0, (total - step) / decay)
+
+    def stepwise(step: int) -> float:
+        return 0.1 ** (step // decay) if decay > 0 else 1.0
+
+    def cosine(step: int) -> float:
+        return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+    return {"linear": linear, "step": stepwise, "cosine": cosine}[config.lr_policy]
 
 
 def _grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
@@ -137,14 +148,15 @@ class Trainer:
         self.d_params = [p for p in self.discriminators.parameters() if p.requires_grad]
         self.opt_g = _optimizer(self.g_params, config.lr_g, config)
         self.opt_d = _optimizer(self.d_params, config.lr_d, config) if self.d_params else None
-        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _linear_decay(config))
-        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _linear_decay(config)) if self.opt_d else None
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _schedule(config))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _schedule(config)) if self.opt_d else None
         self.scaler = self.precision.grad_scaler()
         self.ema = self._make_ema() if config.ema > 0 else None
         if config.compile:
             for module in [*self.generators.values(), *self.discriminators.values()]:
                 module.compile()
         self.step = 0
+        self.best = -math.inf
         self._window: list[Losses] = []
         self._window_start = time.perf_counter()
         self._window_first_step = 0
@@ -301,7 +313,8 @@ class Trainer:
         with self.precision.autocast():
             samples = self.objective.preview(generators, self.config.preview_count, self.config.seed)
         generators.train(was_training)
-        save_preview(samples.float(), self.run_dir / "samples" / f"step_{self.step:07d}.png", self.preview_reference)
+        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        save_preview(samples.float(), path, self.preview_reference, self.objective.preview_columns)
 
     @torch.no_grad()
     def _evaluate(self) -> None:
@@ -310,13 +323,19 @@ class Trainer:
         generators = self.ema if self.ema is not None else self.generators
         was_training = generators.training
         generators.eval()
-        metrics = self.evaluator(lambda n: self.objective.preview(generators, n, self.config.seed + 1))
+        with self.precision.autocast():
+            metrics = self.evaluator(generators)
         generators.train(was_training)
         row = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
         row.update({f"eval/{k}": v for k, v in metrics.items()})
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        key = self.config.best_metric
+        if key and key in metrics and metrics[key] > self.best:
+            self.best = metrics[key]
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", {**self._state(), "best": {key: self.best}})
+            self.export(self.run_dir / "best")
 
     def _prepare_run_dir(self, resume: bool) -> None:
         if resume and not self.checkpoint_path.is_file():
@@ -363,10 +382,10 @@ class Trainer:
         save_checkpoint(self.checkpoint_path, self._state())
         self.export()
 
-    def export(self) -> None:
+    def export(self, folder: Path | None = None) -> None:
         """``model.safetensors`` + ``model.json``: the generators (EMA when on), ready for inference."""
         generators = self.ema if self.ema is not None else self.generators
-        save_inference(self.run_dir, generators.state_dict(), {**self.model_meta, "step": self.step})
+        save_inference(folder or self.run_dir, generators.state_dict(), {**self.model_meta, "step": self.step})
 
     def _load(self, state: dict[str, Any]) -> None:
         if state.get("model") != self.model_meta:
@@ -387,6 +406,9 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
+        best_path = self.run_dir / "checkpoints" / "best.pt"
+        if self.config.best_metric and best_path.is_file():
+            self.best = float(load_checkpoint(best_path)["best"][self.config.best_metric])
 
 
 def load_step(path: Path) -> int:

@@ -49,7 +49,7 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
     p.add_argument("--num-workers", type=int, default=0)
-    p.add_argument("--image-size", type=positive_int, default=32)
+    p.add_argument("--image-size", type=positive_int, help="base GANs: 32; pix2pix: the crop (256 for unet_256)")
     p.add_argument("--channels", type=int, default=3, choices=(1, 3), help="for image folders")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
     p.add_argument("--log-every", type=positive_int, default=100)
@@ -81,17 +81,39 @@ def add_base_gan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conditional-bn", action="store_true", help="cgan: class-conditional BN in G")
 
 
+def add_translation_flags(p: argparse.ArgumentParser) -> None:
+    from core_gan.data.transforms import PREPROCESS
+    from core_gan.models.translators import GENERATORS
+    from core_gan.nn import NORMS
+    from translation.pix2pix import GAN_MODES
+
+    p.add_argument("--netG", default="unet_256", help=f"{', '.join(GENERATORS)} (or unet_N, N a power of 2 >= 32)")
+    p.add_argument("--netD", default="basic", choices=("basic", "n_layers", "pixel"))
+    p.add_argument("--n-layers-d", type=positive_int, default=3)
+    p.add_argument("--norm", default="batch", choices=NORMS)
+    p.add_argument("--no-dropout", action="store_true", help="no dropout in G")
+    p.add_argument("--gan-mode", default="vanilla", choices=tuple(GAN_MODES))
+    p.add_argument("--lambda-l1", type=float, default=100.0)
+    p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
+    p.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS)
+    p.add_argument("--load-size", type=positive_int, help="default: image size x 286/256")
+    p.add_argument("--no-flip", action="store_true")
+    p.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay after --epochs")
+    p.add_argument("--lr-policy", default="linear", choices=("linear", "step", "cosine"))
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="gansuite", description="GANs and image-to-image translation on PyTorch.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser("train", help="train a model")
-    train.add_argument("model", help="gan | dcgan | cgan")
-    train.add_argument("--data", required=True, help="ring8 | grid25 | digits | an image folder")
+    train.add_argument("model", help="gan | dcgan | cgan | pix2pix")
+    train.add_argument("--data", required=True, help="ring8 | grid25 | digits | an image folder | paired data")
     train.add_argument("--out", required=True, type=Path, help="run directory")
     add_common_training_flags(train)
     add_base_gan_flags(train)
+    add_translation_flags(train)
 
     sample = sub.add_parser("sample", help="draw samples from a base GAN run")
     sample.add_argument("run", type=Path)
@@ -161,6 +183,15 @@ def build_parser() -> Parser:
     get.add_argument("name")
     get.add_argument("dest", type=Path)
     data_sub.add_parser("list", help="the catalog of standard datasets")
+
+    tr = sub.add_parser("translate", help="pix2pix inference on files or folders")
+    tr.add_argument("run", type=Path)
+    tr.add_argument("inputs", type=Path, nargs="+")
+    tr.add_argument("--out", required=True, type=Path)
+    tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="must match the run's (pix2pix)")
+    tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
+    tr.add_argument("--paper-test-mode", action="store_true", help="dropout and batch statistics at test time")
+    tr.add_argument("--device", default="cpu", choices=DEVICES)
 
     sub.add_parser("models", help="list the trainable models")
     return parser

@@ -16,12 +16,11 @@ from gansuite.registry import MODELS, get_spec
 
 
 def train(args: argparse.Namespace) -> None:
-    spec = get_spec(args.model)
-    if spec.family == "base":
-        from gansuite.train import train_base_gan
+    from gansuite.train import train_base_gan, train_pix2pix
 
-        run_dir = train_base_gan(args)
-        print(f"done: {run_dir}")
+    spec = get_spec(args.model)
+    run_dir = train_base_gan(args) if spec.family == "base" else train_pix2pix(args)
+    print(f"done: {run_dir}")
 
 
 def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
@@ -124,3 +123,62 @@ def data(args: argparse.Namespace) -> None:
         for entry in catalog.load_catalog().values():
             where = entry.url or f"manual: {entry.licence}"
             print(f"{entry.name:24s} {entry.task:9s} {entry.size or '?':>12s}  {where}")
+
+
+def _input_files(inputs: list[Path]) -> list[Path]:
+    from core_gan.data.images import list_images
+
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            files += list_images(item)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise UserError(f"{item}: no such file or folder")
+    return files
+
+
+def _write_index(out: Path, rows: list[list[str]], header: list[str]) -> None:
+    from html import escape
+
+    cells = "\n".join(
+        "<tr>" + "".join(f'<td><img src="{escape(c)}" width="256"><br>{escape(c)}</td>' for c in row) + "</tr>"
+        for row in rows
+    )
+    head = "".join(f"<th>{h}</th>" for h in header)
+    html = (
+        f"<!doctype html><meta charset=utf-8><title>gansuite translate</title><table><tr>{head}</tr>{cells}</table>\n"
+    )
+    atomic_write(out / "index.html", lambda tmp: tmp.write_text(html))
+
+
+def translate(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from core_gan.data.images import open_image
+    from gansuite.inference import Translator
+
+    model = Translator(args.run, args.device, args.paper_test_mode)
+    if args.direction and args.direction != model.direction:
+        raise UserError(f"--direction {args.direction}: {args.run} was trained {model.direction}")
+    files = _input_files(args.inputs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, path in enumerate(tqdm(files, desc="translate", unit="img")):
+        image = np.asarray(open_image(path))
+        target = None
+        if args.paired:
+            half = image.shape[1] // 2
+            a, b = image[:, :half], image[:, half : 2 * half]
+            image, target = (a, b) if model.direction == "AtoB" else (b, a)
+        stem = f"{i:05d}_{path.stem}"
+        names = [f"{stem}_input.png", f"{stem}_output.png"]
+        Image.fromarray(image).save(args.out / names[0])
+        Image.fromarray(model(image)).save(args.out / names[1])
+        if target is not None:
+            names.append(f"{stem}_target.png")
+            Image.fromarray(target).save(args.out / names[2])
+        rows.append(names)
+    _write_index(args.out, rows, ["input", "output", "target"][: len(rows[0])])
+    print(f"wrote {len(rows)} results and index.html to {args.out}")

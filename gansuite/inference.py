@@ -110,3 +110,37 @@ class BaseGANModel:
         means = [self.latents(seeds).mean(0) for seeds in (a, b, c)]
         z = torch.stack([*means, means[0] - means[1] + means[2]])
         return self.generate(z, torch.full((4,), label) if label is not None else None)
+
+
+class Translator:
+    """A trained pix2pix generator for any image size: ``Translator(run)(image)``, uint8 (H, W, 3) in
+    and out. The image is reflect-padded to the generator's multiple (2^depth for a U-Net) and the
+    output cropped back. Deterministic (eval mode) unless ``paper_test_mode``: the paper keeps dropout
+    and batch statistics at test time (section 3.2), which makes outputs vary from call to call."""
+
+    def __init__(self, run: str | Path, device: str = "cpu", paper_test_mode: bool = False) -> None:
+        self.run = Path(run)
+        meta, tensors = load_inference(self.run)
+        if meta.get("model") != "pix2pix":
+            raise UserError(f"{self.run}: is a {meta.get('model')} model; translate needs pix2pix")
+        generators = generators_from_meta(meta, str(self.run / "model.json"))
+        try:
+            generators.load_state_dict(tensors)
+        except RuntimeError as e:
+            raise UserError(f"{self.run / 'model.safetensors'}: weights do not match model.json ({e})") from e
+        self.device = select_device(device)
+        self.G = generators["G"].to(self.device).train(paper_test_mode)
+        self.direction: str = meta.get("direction", "AtoB")
+        self.multiple: int = getattr(self.G, "multiple", 1)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise UserError(f"expected a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+        h, w = image.shape[:2]
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        pad_h, pad_w = -h % self.multiple, -w % self.multiple
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        out = self.G(x.to(self.device))[:, :, :h, :w]
+        return to_uint8(out)[0]

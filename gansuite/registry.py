@@ -13,6 +13,7 @@ from core_gan.errors import UserError
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.nn import init_weights
+from translation import pix2pix
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "cgan", "base", "class-conditional DCGAN (concat / projection / AC-GAN)", DCGANConfig,
             lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)},
+        ),
+        ModelSpec(
+            "pix2pix", "paired", "pix2pix (Isola et al. 2017): U-Net + PatchGAN, cGAN + 100 L1", pix2pix.Pix2PixConfig,
+            lambda c: {"G": pix2pix.build_generator(c)}, lambda c: {"D": pix2pix.build_discriminator(c)},
         ),
     )
 }  # fmt: skip

@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
 from core_gan.data.digits import digits_dataset
+from core_gan.data.folders import PairedFolder
 from core_gan.data.images import ImageFolder
 from core_gan.data.stream import steps_per_epoch
 from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
+from core_gan.data.transforms import PairedTransformConfig
 from core_gan.device import select_device
 from core_gan.errors import UserError
 from core_gan.metrics.digits import DigitFeatures, train_classifier
 from core_gan.metrics.features import InceptionExtractor
 from core_gan.metrics.generator import SampleDistance
+from core_gan.metrics.image_quality import validation_psnr_ssim
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite.registry import build, get_spec
+from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 
 
 @dataclass(frozen=True)
@@ -131,15 +135,15 @@ def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
     )
 
 
-def make_evaluator(args: argparse.Namespace, data: BaseData) -> Evaluator | None:
+def make_evaluator(args: argparse.Namespace, data: BaseData, objective: BaseGANObjective) -> Evaluator | None:
     """What ``--eval-every`` reports: mode coverage on 2-D toys, Fréchet distance and KID in a digit
     classifier's feature space on ``digits``, FID and KID (Inception) on image folders."""
     if not args.eval_every:
         return None
     if args.data in TOYS:
 
-        def coverage(sample: Callable[[int], torch.Tensor]) -> dict[str, float]:
-            modes, quality = mode_coverage(sample(2000).cpu(), args.data)
+        def coverage(generators: nn.ModuleDict) -> dict[str, float]:
+            modes, quality = mode_coverage(objective.preview(generators, 2000, args.seed + 1).cpu(), args.data)
             return {"modes": modes, "high_quality": quality}
 
         return coverage
@@ -148,15 +152,17 @@ def make_evaluator(args: argparse.Namespace, data: BaseData) -> Evaluator | None
     if args.data == "digits":
         classifier, accuracy = train_classifier()
         print(f"digit classifier for --eval-every: held-out accuracy {accuracy:.1%}")
-        return SampleDistance(DigitFeatures(classifier), real, n)
-    return SampleDistance(InceptionExtractor(args.fid_weights, select_device(args.device)), real, n)
+        distance = SampleDistance(DigitFeatures(classifier), real, n)
+    else:
+        distance = SampleDistance(InceptionExtractor(args.fid_weights, select_device(args.device)), real, n)
+    return lambda generators: distance(lambda k: objective.preview(generators, k, args.seed + 1))
 
 
 def train_base_gan(args: argparse.Namespace) -> Path:
     """Train ``gan``, ``dcgan`` or ``cgan``; returns the run directory."""
     spec = get_spec(args.model)
     torch.manual_seed(args.seed)
-    data = load_base_data(args.data, args.image_size, args.channels, args.strict)
+    data = load_base_data(args.data, args.image_size or 32, args.channels, args.strict)
     net = network_config(args, data)
     generators, discriminators = build(spec.name, net)
     adversarial = AdversarialConfig(
@@ -172,6 +178,82 @@ def train_base_gan(args: argparse.Namespace) -> Path:
         model_meta={"model": spec.name, "config": asdict(net)},
         settings={"objective": asdict(adversarial), "data": str(args.data)},
         preview_reference=data.reference,
-        evaluator=make_evaluator(args, data),
+        evaluator=make_evaluator(args, data, objective),
     )
+    return trainer.fit(resume=args.resume)
+
+
+def _paired_transform(args: argparse.Namespace, image_size: int) -> PairedTransformConfig:
+    load = args.load_size or round(image_size * 286 / 256)
+    return PairedTransformConfig(args.preprocess, load, image_size, not args.no_flip)
+
+
+def _validation(args: argparse.Namespace, transform: PairedTransformConfig) -> PairedFolder | None:
+    root = Path(args.data)
+    if not ((root / "val").is_dir() or (root / "A" / "val").is_dir()):
+        return None
+    return PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict)
+
+
+def paired_validation(val: PairedFolder, n: int) -> Evaluator:
+    """L1, PSNR and SSIM (RGB, 8-bit protocol) of G on the first ``n`` validation pairs."""
+    batches = [tuple(t[None] for t in val[i]) for i in range(min(n, len(val)))]
+
+    def evaluate(generators: nn.ModuleDict) -> dict[str, float]:
+        G = generators["G"]
+        device = next(G.parameters()).device
+        l1, psnr_sum, ssim_sum = 0.0, 0.0, 0.0
+        for x, y in batches:
+            out = G(x.to(device)).float().cpu()
+            l1 += (out - y).abs().mean().item()
+            p, s = validation_psnr_ssim(out, y, crop_border=0, y_channel=False)
+            psnr_sum, ssim_sum = psnr_sum + p, ssim_sum + s
+        k = len(batches)
+        return {"l1": l1 / k, "psnr": psnr_sum / k, "ssim": ssim_sum / k}
+
+    return evaluate
+
+
+def train_pix2pix(args: argparse.Namespace) -> Path:
+    """pix2pix with the paper's defaults: batch 1, Adam 2e-4 (0.5, 0.999), 100 + 100 epochs."""
+    torch.manual_seed(args.seed)
+    image_size = args.image_size or (int(args.netG.removeprefix("unet_")) if args.netG.startswith("unet_") else 256)
+    transform = _paired_transform(args, image_size)
+    data = PairedFolder(args.data, "train", args.direction, transform, seed=args.seed, strict=args.strict)
+    val = _validation(args, transform)
+    preview = data if val is None else val
+    preview_pairs = tuple(torch.stack(t) for t in zip(*(preview[i] for i in range(min(4, len(preview)))), strict=True))
+    net = Pix2PixConfig(
+        netG=args.netG, netD=args.netD, n_layers_d=args.n_layers_d, input_nc=preview_pairs[0].shape[1],
+        output_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf, norm=args.norm, dropout=not args.no_dropout,
+    )  # fmt: skip
+    try:
+        generators, discriminators = build("pix2pix", net)
+    except ValueError as e:
+        raise UserError(f"--netG {args.netG}: {e}") from e
+    loss = Pix2PixLoss(gan_mode=args.gan_mode, lambda_l1=args.lambda_l1)
+    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview_pairs)
+    batch_size = args.batch_size or 1
+    per_epoch = steps_per_epoch(data, batch_size)
+    epochs, decay_epochs = args.epochs or 100, args.epochs_decay
+    steps = args.steps or (epochs + decay_epochs) * per_epoch
+    decay = (
+        args.decay_steps
+        if args.decay_steps is not None
+        else (decay_epochs * per_epoch if not args.steps else steps // 2)
+    )
+    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
+    config = TrainConfig(
+        steps=steps, batch_size=batch_size, lr_g=args.lr or 2e-4, lr_d=args.lr_d or args.lr or 2e-4,
+        lr_policy=args.lr_policy, decay_steps=decay, ema=args.ema or 0.0, device=args.device,
+        precision=args.precision, channels_last=args.channels_last, compile=args.compile, seed=args.seed,
+        num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, eval_every=eval_every, best_metric="psnr" if val is not None else "",
+    )  # fmt: skip
+    trainer = Trainer(
+        objective, data, args.out, config,
+        model_meta={"model": "pix2pix", "config": asdict(net), "direction": args.direction},
+        settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
+        evaluator=paired_validation(val, args.eval_samples) if val is not None else None,
+    )  # fmt: skip
     return trainer.fit(resume=args.resume)

@@ -1,0 +1,172 @@
+"""Image-to-image networks shared by pix2pix and CycleGAN (Isola et al. 2017; Zhu et al. 2017):
+the U-Net and ResNet generators and the PatchGAN / PixelGAN discriminators.
+
+Layer for layer as in the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix), so that
+parameter counts and behaviour match: convolutions before batch norm carry no bias, instance norm
+has no affine parameters, the U-Net's outermost layers have no norm.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from core_gan.nn import Norm, norm_layer, spectral, uses_bias
+
+
+class UNetGenerator(nn.Module):
+    """U-Net with skip connections: images (B, in_ch, H, W) in [-1, 1] -> (B, out_ch, H, W) in [-1, 1].
+
+    ``depth`` 4x4 stride-2 convolutions (LeakyReLU 0.2) down to 1x1 at H = 2^depth, then transposed
+    convolutions (ReLU) up, each concatenated with the mirrored encoder features; dropout 0.5 in the
+    ``depth - 5`` decoder blocks next to the innermost (three for ``unet_256``); tanh output.
+    H and W must be multiples of 2^depth.
+    """
+
+    def __init__(
+        self, in_ch: int = 3, out_ch: int = 3, depth: int = 8, ngf: int = 64, norm: Norm = "batch", dropout: bool = True
+    ) -> None:
+        super().__init__()
+        if depth < 5:
+            raise ValueError(f"U-Net depth must be at least 5, got {depth}")
+        self.depth = depth
+        bias = uses_bias(norm)
+        widths = [ngf * min(2**i, 8) for i in range(depth)]
+        self.down = nn.ModuleList()
+        for i, width in enumerate(widths):
+            layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(in_ch if i == 0 else widths[i - 1], width, 4, 2, 1, bias=bias))
+            if 0 < i < depth - 1:
+                layers.append(norm_layer(norm, width))
+            self.down.append(nn.Sequential(*layers))
+        self.up = nn.ModuleList()
+        for i in range(depth):
+            up_in = widths[i] if i == depth - 1 else 2 * widths[i]
+            up_out = out_ch if i == 0 else widths[i - 1]
+            layers = [nn.ReLU(True), nn.ConvTranspose2d(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
+            if i == 0:
+                layers.append(nn.Tanh())
+            else:
+                layers.append(norm_layer(norm, up_out))
+                if dropout and 4 <= i <= depth - 2:
+                    layers.append(nn.Dropout(0.5))
+            self.up.append(nn.Sequential(*layers))
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        h = self.up[-1](skips[-1])
+        for i in range(self.depth - 2, -1, -1):
+            h = self.up[i](torch.cat([skips[i], h], dim=1))
+        return h
+
+
+class ResidualBlock(nn.Module):
+    """x + [reflect-pad, conv3x3, norm, ReLU, (dropout), reflect-pad, conv3x3, norm](x) (He et al.)."""
+
+    def __init__(self, channels: int, norm: Norm, dropout: bool = False) -> None:
+        super().__init__()
+        bias = uses_bias(norm)
+        conv = nn.Conv2d(channels, channels, 3, bias=bias)
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), conv, norm_layer(norm, channels), nn.ReLU(True)]
+        if dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResNetGenerator(nn.Module):
+    """Johnson et al.'s transformer network as used by CycleGAN: images (B, in_ch, H, W) in [-1, 1] ->
+    (B, out_ch, H, W) in [-1, 1]. 7x7 conv, two stride-2 downsamplings, ``blocks`` residual blocks,
+    two transposed-conv upsamplings, 7x7 conv and tanh; reflection padding. H, W multiples of 4."""
+
+    multiple = 4
+
+    def __init__(
+        self, in_ch: int = 3, out_ch: int = 3, blocks: int = 9, ngf: int = 64, norm: Norm = "instance",
+        dropout: bool = False,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        bias = uses_bias(norm)
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)
+        ]  # fmt: skip
+        for m in (1, 2):
+            layers += [
+                nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1, bias=bias),
+                norm_layer(norm, ngf * m * 2),
+                nn.ReLU(True),
+            ]
+        layers += [ResidualBlock(ngf * 4, norm, dropout) for _ in range(blocks)]
+        for m in (4, 2):
+            layers += [
+                nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, padding=1, output_padding=1, bias=bias),
+                norm_layer(norm, ngf * m // 2),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: images (B, in_ch, H, W) -> a map of logits (B, 1, H', W'), one per overlapping patch.
+
+    ``n_layers = 3`` is the 70x70 PatchGAN of pix2pix/CycleGAN; ``n_layers = 0`` is the 1x1 PixelGAN.
+    """
+
+    def __init__(
+        self, in_ch: int, ndf: int = 64, n_layers: int = 3, norm: Norm = "batch", spectral_norm: bool = False
+    ) -> None:
+        super().__init__()
+        bias = uses_bias(norm)
+        sn = spectral_norm
+        if n_layers == 0:
+            layers: list[nn.Module] = [
+                spectral(nn.Conv2d(in_ch, ndf, 1), sn), nn.LeakyReLU(0.2, True),
+                spectral(nn.Conv2d(ndf, ndf * 2, 1, bias=bias), sn), norm_layer(norm, ndf * 2), nn.LeakyReLU(0.2, True),
+                spectral(nn.Conv2d(ndf * 2, 1, 1, bias=bias), sn),
+            ]  # fmt: skip
+        else:
+            layers = [spectral(nn.Conv2d(in_ch, ndf, 4, 2, 1), sn), nn.LeakyReLU(0.2, True)]
+            width = ndf
+            for n in range(1, n_layers + 1):
+                stride = 2 if n < n_layers else 1
+                out = ndf * min(2**n, 8)
+                layers += [
+                    spectral(nn.Conv2d(width, out, 4, stride, 1, bias=bias), sn), norm_layer(norm, out),
+                    nn.LeakyReLU(0.2, True),
+                ]  # fmt: skip
+                width = out
+            layers.append(spectral(nn.Conv2d(width, 1, 4, 1, 1), sn))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_generator(name: str, in_ch: int, out_ch: int, ngf: int, norm: Norm, dropout: bool) -> nn.Module:
+    """``unet_256``, ``unet_128``, ``resnet_9blocks`` or ``resnet_6blocks``, as the reference code names them."""
+    size_text = name.removeprefix("unet_")
+    if name.startswith("unet_") and size_text.isdigit() and int(size_text) >= 32 and int(size_text).bit_count() == 1:
+        size = int(size_text)
+        return UNetGenerator(in_ch, out_ch, depth=size.bit_length() - 1, ngf=ngf, norm=norm, dropout=dropout)
+    blocks_text = name.removeprefix("resnet_").removesuffix("blocks")
+    if name.startswith("resnet_") and name.endswith("blocks") and blocks_text.isdigit():
+        blocks = int(blocks_text)
+        return ResNetGenerator(in_ch, out_ch, blocks=blocks, ngf=ngf, norm=norm, dropout=dropout)
+    raise ValueError(f"unknown generator {name!r}; expected unet_256, unet_128, resnet_9blocks, resnet_6blocks")
+
+
+GENERATORS = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks")

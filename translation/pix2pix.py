@@ -1,0 +1,112 @@
+"""pix2pix: image-to-image translation with conditional adversarial networks (Isola et al., CVPR 2017).
+
+G: a U-Net (or ResNet) maps an input image x to G(x); D: a PatchGAN sees the pair (x, y) with y
+either the target or G(x). The objective (Eq. 4) is G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G),
+lambda = 100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core_gan.losses import GANLoss, gradient_penalty
+from core_gan.models.translators import PatchDiscriminator, make_generator
+from core_gan.nn import Norm
+from core_gan.objective import Batch, Losses
+
+GAN_MODES = {"vanilla": "nonsaturating", "lsgan": "lsgan", "wgan-gp": "wgan-gp", "hinge": "hinge"}
+
+
+@dataclass(frozen=True)
+class Pix2PixConfig:
+    """The networks, with the paper's defaults. ``netD``: ``basic`` (70x70 PatchGAN), ``n_layers``
+    (``n_layers_d`` stride-2 layers) or ``pixel`` (1x1 PixelGAN)."""
+
+    netG: str = "unet_256"
+    netD: str = "basic"
+    n_layers_d: int = 3
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    norm: Norm = "batch"
+    dropout: bool = True
+
+
+def build_generator(c: Pix2PixConfig) -> nn.Module:
+    return make_generator(c.netG, c.input_nc, c.output_nc, c.ngf, c.norm, c.dropout)
+
+
+def build_discriminator(c: Pix2PixConfig) -> nn.Module:
+    """Conditional D: it sees the input and the (real or generated) output concatenated."""
+    layers = {"basic": 3, "n_layers": c.n_layers_d, "pixel": 0}[c.netD]
+    return PatchDiscriminator(c.input_nc + c.output_nc, c.ndf, layers, c.norm)
+
+
+@dataclass(frozen=True)
+class Pix2PixLoss:
+    """``gan_mode``: vanilla (the paper's cross-entropy; G non-saturating), lsgan, wgan-gp, hinge."""
+
+    gan_mode: str = "vanilla"
+    lambda_l1: float = 100.0
+    gp_weight: float = 10.0
+
+
+class Pix2PixObjective:
+    """Batches are (x, y): input and target images (B, C, H, W) in [-1, 1]."""
+
+    preview_columns = 3
+
+    def __init__(self, G: nn.Module, D: nn.Module, loss: Pix2PixLoss, preview_pairs: Batch) -> None:
+        self.generators = nn.ModuleDict({"G": G})
+        self.discriminators = nn.ModuleDict({"D": D})
+        self.config = loss
+        self.gan = GANLoss(GAN_MODES[loss.gan_mode])
+        self.preview_pairs = preview_pairs
+        self._fake: tuple[Batch, torch.Tensor] | None = None
+
+    def _critic(self, x: torch.Tensor):
+        D = self.discriminators["D"]
+        return lambda y: D(torch.cat([x, y], dim=1))
+
+    def d_loss(self, batch: Batch) -> Losses:
+        """L_cGAN for D: E[log D(x, y)] + E[log(1 - D(x, G(x)))], halved as in the paper (section 3.3).
+
+        G(x) is computed once per step, with its graph kept for G's update (as the reference code does).
+        """
+        x, y = batch
+        fake = self.generators["G"](x)
+        self._fake = (batch, fake)
+        critic = self._critic(x)
+        losses = {"adv": 0.5 * self.gan.d_loss(critic(y), critic(fake.detach()))}
+        if self.config.gan_mode == "wgan-gp":
+            losses["gp"] = gradient_penalty(critic, y, fake, self.config.gp_weight)
+        losses["total"] = sum(losses.values())
+        return losses
+
+    def after_d_step(self) -> None:
+        """Nothing to do: pix2pix has no weight clipping."""
+
+    def g_loss(self, batch: Batch) -> Losses:
+        """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4)."""
+        x, y = batch
+        fake = self._fake[1] if self._fake is not None and self._fake[0] is batch else self.generators["G"](x)
+        self._fake = None
+        losses = {
+            "adv": self.gan.g_loss(self._critic(x)(fake)),
+            "l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float()),
+        }
+        losses["total"] = losses["adv"] + losses["l1"]
+        return losses
+
+    @torch.no_grad()
+    def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor:
+        """Rows of input | output | target on the fixed preview pairs."""
+        x, y = (t[:n] for t in self.preview_pairs)
+        device = next(generators.parameters()).device
+        out = generators["G"](x.to(device)).float().cpu()
+        return torch.stack([x.float(), out, y.float()], dim=1).flatten(0, 1)
