@@ -94,6 +94,7 @@ def add_translation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-dropout", action="store_true", help="no dropout in G")
     p.add_argument("--gan-mode", default="vanilla", choices=tuple(GAN_MODES))
     p.add_argument("--lambda-l1", type=float, default=100.0)
+    p.add_argument("--lambda-gan", type=float, default=1.0, help="0: the paper's L1-alone baseline (no D)")
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
     p.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS)
     p.add_argument("--load-size", type=positive_int, help="default: image size x 286/256")
@@ -143,8 +144,8 @@ def build_parser() -> Parser:
     arith.add_argument("--device", default="cpu", choices=DEVICES)
 
     evaluate = sub.add_parser("eval", help="metrics: fid, kid, is, psnr, ssim")
-    evaluate.add_argument("metric", choices=("fid", "kid", "is", "psnr", "ssim"))
-    evaluate.add_argument("a", type=Path, help="fid/kid: folder or .npz; is: folder; psnr/ssim: SR folder")
+    evaluate.add_argument("metric", choices=("fid", "kid", "is", "psnr", "ssim", "run"))
+    evaluate.add_argument("a", type=Path, help="fid/kid: folder or .npz; is: folder; psnr/ssim: SR folder; run: RUN")
     evaluate.add_argument("b", type=Path, nargs="?", help="fid/kid: folder or .npz; psnr/ssim: HR folder")
     evaluate.add_argument("--weights", type=Path, help="FID Inception weights file (default: torch hub cache)")
     evaluate.add_argument("--resize", default="legacy", choices=("legacy", "clean"))
@@ -158,6 +159,8 @@ def build_parser() -> Parser:
     evaluate.add_argument("--y-channel", action="store_true", help="psnr/ssim on BT.601 luma")
     evaluate.add_argument("--crop-border", type=int, default=0, help="psnr/ssim: pixels cut from each side")
     evaluate.add_argument("--json", action="store_true", help="one JSON object keyed by the metric's name")
+    evaluate.add_argument("--data", type=Path, help="run: the paired data")
+    evaluate.add_argument("--split", default="test", help="run: the split to evaluate")
 
     data = sub.add_parser("data", help="build, download and list datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)

@@ -97,11 +97,11 @@ def models(args: argparse.Namespace) -> None:
 def eval(args: argparse.Namespace) -> None:
     from gansuite.evaluate import run
 
-    needs_two = args.metric != "is"
+    needs_two = args.metric not in ("is", "run")
     if needs_two and args.b is None:
         raise UserError(f"eval {args.metric}: needs two arguments (got only {args.a})")
     if not needs_two and args.b is not None:
-        raise UserError(f"eval is: takes one folder (got {args.a} and {args.b})")
+        raise UserError(f"eval {args.metric}: takes one argument (got {args.a} and {args.b})")
     run(args)
 
 

@@ -119,5 +119,38 @@ def image_quality(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    handlers = {"fid": fid, "kid": kid, "is": inception, "psnr": image_quality, "ssim": image_quality}
+    handlers = {
+        "fid": fid,
+        "kid": kid,
+        "is": inception,
+        "psnr": image_quality,
+        "ssim": image_quality,
+        "run": evaluate_run,
+    }
     handlers[args.metric](args)
+
+
+def evaluate_run(args: argparse.Namespace) -> None:
+    """``eval run RUN --data PAIRED --split test``: L1 (on [-1, 1]), PSNR and SSIM (RGB, 8-bit) of a
+    pix2pix run over every pair of the split, at full resolution; written to ``RUN/eval.json``."""
+    from core_gan.checkpoint import write_json
+    from core_gan.data.folders import PairedFolder
+    from core_gan.data.transforms import PairedTransformConfig
+    from gansuite.inference import Translator
+
+    if args.data is None:
+        raise UserError("eval run: --data PAIRED is required")
+    model = Translator(args.a, args.device)
+    pairs = PairedFolder(args.data, args.split, model.direction, PairedTransformConfig("none", flip=False), train=False)
+    l1, psnrs, ssims = [], [], []
+    for i in range(len(pairs)):
+        x, y = ((t.permute(1, 2, 0).numpy() + 1) * 127.5 for t in pairs[i])
+        out = model(np.round(x).astype(np.uint8)).astype(np.float64)
+        target = np.round(y)
+        l1.append(float(np.abs(out - target).mean() / 127.5))
+        psnrs.append(float(psnr(out, target)[0]))
+        ssims.append(float(ssim(out, target)[0]))
+    result = {"l1": float(np.mean(l1)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "n": len(l1)}
+    result.update(split=args.split, data=str(args.data), channel="RGB", crop_border=0)
+    write_json(Path(args.a) / "eval.json", result)
+    print(json.dumps(result) if args.json else f"{args.a}: " + ", ".join(f"{k} {v}" for k, v in result.items()))

@@ -231,7 +231,7 @@ def train_pix2pix(args: argparse.Namespace) -> Path:
         generators, discriminators = build("pix2pix", net)
     except ValueError as e:
         raise UserError(f"--netG {args.netG}: {e}") from e
-    loss = Pix2PixLoss(gan_mode=args.gan_mode, lambda_l1=args.lambda_l1)
+    loss = Pix2PixLoss(gan_mode=args.gan_mode, lambda_l1=args.lambda_l1, lambda_gan=args.lambda_gan)
     objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview_pairs)
     batch_size = args.batch_size or 1
     per_epoch = steps_per_epoch(data, batch_size)

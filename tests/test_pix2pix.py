@@ -151,3 +151,10 @@ def test_translate_any_size_deterministic_and_round_trip(trained_run, tmp_path, 
         main(["translate", str(run), str(root / "data/val"), "--out", str(tmp_path / "p"), "--direction", "BtoA"]) == 2
     )
     assert "trained AtoB" in capsys.readouterr().err
+
+
+def test_eval_run_writes_eval_json(trained_run, capsys):
+    root, run = trained_run
+    assert main(["eval", "run", str(run), "--data", str(root / "data"), "--split", "val", "--json"]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert result["n"] == 2 and {"l1", "psnr", "ssim"} <= result.keys() and 0 < result["l1"] < 2

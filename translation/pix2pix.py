@@ -49,10 +49,12 @@ def build_discriminator(c: Pix2PixConfig) -> nn.Module:
 
 @dataclass(frozen=True)
 class Pix2PixLoss:
-    """``gan_mode``: vanilla (the paper's cross-entropy; G non-saturating), lsgan, wgan-gp, hinge."""
+    """``gan_mode``: vanilla (the paper's cross-entropy; G non-saturating), lsgan, wgan-gp, hinge.
+    ``lambda_gan = 0`` is the paper's "L1 alone" baseline (no discriminator is trained)."""
 
     gan_mode: str = "vanilla"
     lambda_l1: float = 100.0
+    lambda_gan: float = 1.0
     gp_weight: float = 10.0
 
 
@@ -63,7 +65,7 @@ class Pix2PixObjective:
 
     def __init__(self, G: nn.Module, D: nn.Module, loss: Pix2PixLoss, preview_pairs: Batch) -> None:
         self.generators = nn.ModuleDict({"G": G})
-        self.discriminators = nn.ModuleDict({"D": D})
+        self.discriminators = nn.ModuleDict({"D": D} if loss.lambda_gan > 0 else {})
         self.config = loss
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.preview_pairs = preview_pairs
@@ -92,15 +94,14 @@ class Pix2PixObjective:
         """Nothing to do: pix2pix has no weight clipping."""
 
     def g_loss(self, batch: Batch) -> Losses:
-        """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4)."""
+        """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``."""
         x, y = batch
         fake = self._fake[1] if self._fake is not None and self._fake[0] is batch else self.generators["G"](x)
         self._fake = None
-        losses = {
-            "adv": self.gan.g_loss(self._critic(x)(fake)),
-            "l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float()),
-        }
-        losses["total"] = losses["adv"] + losses["l1"]
+        losses = {"l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float())}
+        if self.config.lambda_gan > 0:
+            losses["adv"] = self.config.lambda_gan * self.gan.g_loss(self._critic(x)(fake))
+        losses["total"] = sum(losses.values())
         return losses
 
     @torch.no_grad()
