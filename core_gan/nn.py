@@ -57,28 +57,9 @@ def conv_block(
     activation: nn.Module | None = None,
     spectral_norm: bool = False,
 ) -> nn.Sequential:
-    """Conv -> norm -> activation; the down-sampling unit of DCGAN's D and of PatchGAN."""
+    """Conv -> norm -> activation: the unit of DCGAN's D and of the PatchGAN (bias only without batch norm)."""
     conv = spectral(nn.Conv2d(in_ch, out_ch, kernel, stride, padding, bias=uses_bias(norm)), spectral_norm)
     layers: list[nn.Module] = [conv, norm_layer(norm, out_ch)]
-    if activation is not None:
-        layers.append(activation)
-    return nn.Sequential(*layers)
-
-
-def upconv_block(
-    in_ch: int,
-    out_ch: int,
-    *,
-    kernel: int = 4,
-    stride: int = 2,
-    padding: int = 1,
-    norm: Norm = "batch",
-    activation: nn.Module | None = None,
-    spectral_norm: bool = False,
-) -> nn.Sequential:
-    """Transposed conv -> norm -> activation; the up-sampling unit of DCGAN's G."""
-    conv = nn.ConvTranspose2d(in_ch, out_ch, kernel, stride, padding, bias=uses_bias(norm))
-    layers: list[nn.Module] = [spectral(conv, spectral_norm), norm_layer(norm, out_ch)]
     if activation is not None:
         layers.append(activation)
     return nn.Sequential(*layers)

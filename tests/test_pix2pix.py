@@ -54,7 +54,7 @@ def _objective(gan_mode="vanilla"):
 def test_the_conditioned_discriminator_sees_input_and_output_six_channels():
     objective, pair = _objective()
     D = objective.discriminators["D"]
-    assert D.net[0].in_channels == 6
+    assert D.net[0][0].in_channels == 6
     seen = []
     D.register_forward_hook(lambda module, args, out: seen.append(args[0]))
     objective.d_loss(pair)

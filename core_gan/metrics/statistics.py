@@ -109,12 +109,6 @@ def warn_small_sample(n: int, dim: int = 2048) -> None:
         )
 
 
-def fid_from_stats(a: FeatureStats, b: FeatureStats) -> float:
-    for stats in (a, b):
-        warn_small_sample(stats.n, len(stats.total))
-    return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
-
-
 def kernel_inception_distance(
     f1: np.ndarray, f2: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core_gan.nn import Norm, norm_layer, spectral, uses_bias
+from core_gan.nn import Norm, conv_block, norm_layer, spectral, uses_bias
 
 
 class UNetGenerator(nn.Module):
@@ -130,26 +130,24 @@ class PatchDiscriminator(nn.Module):
         self, in_ch: int, ndf: int = 64, n_layers: int = 3, norm: Norm = "batch", spectral_norm: bool = False
     ) -> None:
         super().__init__()
-        bias = uses_bias(norm)
-        sn = spectral_norm
+
+        def block(i: int, o: int, k: int, stride: int, pad: int, n: Norm = "none") -> nn.Module:
+            return conv_block(i, o, kernel=k, stride=stride, padding=pad, norm=n,
+                              activation=nn.LeakyReLU(0.2, True), spectral_norm=spectral_norm)  # fmt: skip
+
         if n_layers == 0:
-            layers: list[nn.Module] = [
-                spectral(nn.Conv2d(in_ch, ndf, 1), sn), nn.LeakyReLU(0.2, True),
-                spectral(nn.Conv2d(ndf, ndf * 2, 1, bias=bias), sn), norm_layer(norm, ndf * 2), nn.LeakyReLU(0.2, True),
-                spectral(nn.Conv2d(ndf * 2, 1, 1, bias=bias), sn),
-            ]  # fmt: skip
+            layers = [block(in_ch, ndf, 1, 1, 0), block(ndf, ndf * 2, 1, 1, 0, norm)]
+            width = ndf * 2
+            # The reference PixelGAN's last 1x1 conv has no bias when batch norm is used.
+            last = spectral(nn.Conv2d(width, 1, 1, bias=uses_bias(norm)), spectral_norm)
         else:
-            layers = [spectral(nn.Conv2d(in_ch, ndf, 4, 2, 1), sn), nn.LeakyReLU(0.2, True)]
-            width = ndf
+            layers, width = [block(in_ch, ndf, 4, 2, 1)], ndf
             for n in range(1, n_layers + 1):
-                stride = 2 if n < n_layers else 1
                 out = ndf * min(2**n, 8)
-                layers += [
-                    spectral(nn.Conv2d(width, out, 4, stride, 1, bias=bias), sn), norm_layer(norm, out),
-                    nn.LeakyReLU(0.2, True),
-                ]  # fmt: skip
+                layers.append(block(width, out, 4, 2 if n < n_layers else 1, 1, norm))
                 width = out
-            layers.append(spectral(nn.Conv2d(width, 1, 4, 1, 1), sn))
+            last = spectral(nn.Conv2d(width, 1, 4, 1, 1), spectral_norm)
+        layers.append(last)
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
