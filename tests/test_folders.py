@@ -39,6 +39,12 @@ def test_side_by_side_pairs_get_identical_crops_and_flips(tmp_path, preprocess):
     assert a.min() >= -1 and a.max() <= 1
 
 
+def test_paired_defaults_are_the_papers_286_to_256(tmp_path):
+    _save(np.concatenate([_rgb(0, 300, 300)] * 2, axis=1), tmp_path / "train/0.jpg")
+    a, b = PairedFolder(tmp_path)[0]
+    assert a.shape == b.shape == (3, 256, 256)
+
+
 def test_paired_round_trip_side_by_side_and_direction(tmp_path):
     a, b = _rgb(1, 16, 16), _rgb(2, 16, 16)
     _save(np.concatenate([a, b], axis=1), tmp_path / "train/x.png")

@@ -42,13 +42,8 @@ class PairedFolder(RobustDataset):
         super().__init__()
         if direction not in DIRECTIONS:
             raise UserError(f"--direction {direction}: expected AtoB or BtoA")
-        self.root, self.split, self.direction, self.config, self.strict = (
-            Path(root),
-            split,
-            direction,
-            transform,
-            strict,
-        )
+        self.root, self.split, self.direction, self.strict = Path(root), split, direction, strict
+        self.config = transform or PairedTransformConfig()
         self.pairs = self._find_pairs()
         self.augment = random_part(self.config, train, seed, paired=True)
 
