@@ -56,7 +56,6 @@ class BaseGANModel:
         config = meta["config"]
         self.latent_dim: int = config["latent_dim"]
         self.num_classes: int = config.get("num_classes", 0)
-        self.is_points = len(config.get("data_shape", (0, 0, 0))) == 1
 
     def latents(self, seeds: list[int]) -> torch.Tensor:
         """One latent z ~ N(0, I) per seed (B, latent_dim): the same seed gives the same z anywhere."""
