@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from core_gan.data.images import list_images, open_image
 from core_gan.device import select_device
@@ -130,9 +131,20 @@ def run(args: argparse.Namespace) -> None:
     handlers[args.metric](args)
 
 
+def _available_extractor(args: argparse.Namespace) -> InceptionExtractor | None:
+    """The FID Inception when its weights are at hand (``--weights`` or the cache); never downloads."""
+    from core_gan.download import cache_dir
+    from core_gan.metrics.inception import FID_WEIGHTS_FILE
+
+    if args.weights is None and not (cache_dir() / FID_WEIGHTS_FILE).is_file():
+        return None
+    return _extractor(args)
+
+
 def evaluate_run(args: argparse.Namespace) -> None:
     """``eval run RUN --data PAIRED --split test``: L1 (on [-1, 1]), PSNR and SSIM (RGB, 8-bit) of a
-    pix2pix run over every pair of the split, at full resolution; written to ``RUN/eval.json``."""
+    pix2pix run over every pair of the split, at full resolution, plus FID and KID between outputs and
+    targets when the Inception weights are at hand; written to ``RUN/eval.json``."""
     from core_gan.checkpoint import write_json
     from core_gan.data.folders import PairedFolder
     from core_gan.data.transforms import PairedTransformConfig
@@ -142,7 +154,8 @@ def evaluate_run(args: argparse.Namespace) -> None:
         raise UserError("eval run: --data PAIRED is required")
     model = Translator(args.a, args.device)
     pairs = PairedFolder(args.data, args.split, model.direction, PairedTransformConfig("none", flip=False), train=False)
-    l1, psnrs, ssims = [], [], []
+    extractor = _available_extractor(args)
+    l1, psnrs, ssims, fake_feats, real_feats = [], [], [], [], []
     for i in range(len(pairs)):
         x, y = ((t.permute(1, 2, 0).numpy() + 1) * 127.5 for t in pairs[i])
         out = model(np.round(x).astype(np.uint8)).astype(np.float64)
@@ -150,7 +163,20 @@ def evaluate_run(args: argparse.Namespace) -> None:
         l1.append(float(np.abs(out - target).mean() / 127.5))
         psnrs.append(float(psnr(out, target)[0]))
         ssims.append(float(ssim(out, target)[0]))
+        if extractor is not None:
+            for image, store in ((out, fake_feats), (target, real_feats)):
+                store.append(
+                    extractor(torch.from_numpy(image / 255).permute(2, 0, 1)[None].float())[0].double().numpy()
+                )
     result = {"l1": float(np.mean(l1)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "n": len(l1)}
     result.update(split=args.split, data=str(args.data), channel="RGB", crop_border=0)
+    if extractor is not None and len(l1) >= 2:
+        fake, real = np.concatenate(fake_feats), np.concatenate(real_feats)
+        warn_small_sample(len(fake))
+        result["fid"] = frechet_distance(
+            fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False)
+        )
+        result["kid"], result["kid_std"] = kernel_inception_distance(fake, real, args.subsets, args.subset_size)
+        result["resize"] = args.resize
     write_json(Path(args.a) / "eval.json", result)
     print(json.dumps(result) if args.json else f"{args.a}: " + ", ".join(f"{k} {v}" for k, v in result.items()))

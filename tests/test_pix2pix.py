@@ -158,3 +158,15 @@ def test_eval_run_writes_eval_json(trained_run, capsys):
     assert main(["eval", "run", str(run), "--data", str(root / "data"), "--split", "val", "--json"]) == 0
     result = json.loads((run / "eval.json").read_text())
     assert result["n"] == 2 and {"l1", "psnr", "ssim"} <= result.keys() and 0 < result["l1"] < 2
+
+
+def test_eval_run_adds_fid_and_kid_when_inception_weights_are_given(trained_run, tmp_path):
+    from core_gan.metrics.inception import FIDInceptionV3
+
+    root, run = trained_run
+    torch.save(FIDInceptionV3().state_dict(), tmp_path / "random_inception.pth")  # random weights: offline test
+    args = ["eval", "run", str(run), "--data", str(root / "data"), "--split", "val",
+            "--weights", str(tmp_path / "random_inception.pth"), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert np.isfinite(result["fid"]) and "kid" in result and result["resize"] == "legacy"
