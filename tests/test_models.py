@@ -8,18 +8,27 @@ from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, 
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, norm_layer
 from gansuite.registry import MODELS, build
+from translation.pix2pix import Pix2PixConfig
 
 # One tiny config per registered model: a model added without one fails test_every_registered_model.
 TINY = {
     "gan": MLPGANConfig(data_shape=(2,), latent_dim=4, hidden=8, layers=2),
     "dcgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4),
     "cgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=3),
+    "pix2pix": Pix2PixConfig(netG="unet_32", ngf=4, ndf=4),
 }
 
 
-def _generate(G, config, n):
+def _forward(name, config, G, D, n=4):
+    """D's logits on G's output for a batch of n, whatever the model's inputs are."""
+    if name == "pix2pix":
+        x = torch.rand(n, 3, 32, 32) * 2 - 1
+        return D(torch.cat([x, G(x)], dim=1))
     z = torch.randn(n, config.latent_dim)
-    return G(z, torch.arange(n) % config.num_classes) if getattr(config, "num_classes", 0) else G(z)
+    if getattr(config, "num_classes", 0):
+        y = torch.arange(n) % config.num_classes
+        return D(G(z, y), y)
+    return D(G(z))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -28,12 +37,11 @@ def test_every_registered_model_runs_forward_and_backward(name):
     config = TINY[name]
     generators, discriminators = build(name, config)
     G, D = generators["G"], discriminators["D"]
-    fake = _generate(G, config, 4)
-    y = torch.arange(4) % config.num_classes if getattr(config, "num_classes", 0) else None
-    logits = D(fake, y) if y is not None else D(fake)
-    assert logits.shape == (4,)
+    logits = _forward(name, config, G, D)
+    assert logits.shape[0] == 4 and torch.isfinite(logits).all()
     logits.sum().backward()
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
+    assert all(p.grad is not None for p in D.parameters() if p.requires_grad)
 
 
 @pytest.mark.parametrize("size", IMAGE_SIZES)
