@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--no-fused", action="store_true", help="Adam's per-tensor loop, as the reference code runs it")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.add_argument("--record", action="store_true", help="append to benchmarks/RESULTS.md")
@@ -60,7 +61,7 @@ def main() -> None:
     torch.manual_seed(0)
     objective, data = make_objective(a.model, a.size, a.batch)
     config = TrainConfig(batch_size=a.batch, device=a.device, precision=a.precision,
-                         channels_last=a.channels_last, compile=a.compile)  # fmt: skip
+                         channels_last=a.channels_last, compile=a.compile, fused_optimizer=not a.no_fused)  # fmt: skip
     trainer = Trainer(objective, data, "/tmp/bench_train_unused", config, {"model": a.model})
     stream = batch_stream(data, a.batch)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
@@ -77,7 +78,7 @@ def main() -> None:
     assert all(torch.isfinite(v).all() for v in losses.values()), "non-finite loss"
     row = {
         "model": a.model, "size": a.size, "batch": a.batch, "device": str(trainer.device), "precision": a.precision,
-        "channels_last": a.channels_last, "compile": a.compile, "ms/step": round(ms, 1),
+        "channels_last": a.channels_last, "compile": a.compile, "fused Adam": not a.no_fused, "ms/step": round(ms, 1),
         "images/s": round(a.batch * 1000 / ms, 2), "peak MB": round(peak_memory_mb(trainer.device)),
         "warmup s": round(warmup_s, 1),
     }  # fmt: skip

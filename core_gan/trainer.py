@@ -62,6 +62,7 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    fused_optimizer: bool = True
     seed: int = 0
     num_workers: int = 0
     log_every: int = 100
@@ -80,10 +81,15 @@ class Divergence(UserError):
     """A loss or gradient norm became NaN or infinite."""
 
 
-def _optimizer(params: list[nn.Parameter], lr: float, config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(
+    params: list[nn.Parameter], lr: float, config: TrainConfig, device: torch.device
+) -> torch.optim.Optimizer:
+    """RMSProp (WGAN) or Adam; Adam is the fused kernel where the device has one (CPU and CUDA):
+    on a pix2pix step the per-tensor Adam loop was half of the CPU time."""
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=config.betas)
+    fused = config.fused_optimizer and device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, betas=config.betas, fused=fused or None)
 
 
 def _schedule(config: TrainConfig) -> Callable[[int], float]:
@@ -146,8 +152,8 @@ class Trainer:
             self.discriminators.to(memory_format=torch.channels_last)
         self.g_params = [p for p in self.generators.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminators.parameters() if p.requires_grad]
-        self.opt_g = _optimizer(self.g_params, config.lr_g, config)
-        self.opt_d = _optimizer(self.d_params, config.lr_d, config) if self.d_params else None
+        self.opt_g = _optimizer(self.g_params, config.lr_g, config, self.device)
+        self.opt_d = _optimizer(self.d_params, config.lr_d, config, self.device) if self.d_params else None
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _schedule(config))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _schedule(config)) if self.opt_d else None
         self.scaler = self.precision.grad_scaler()
