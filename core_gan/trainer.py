@@ -381,6 +381,7 @@ class Trainer:
             "sched_g": self.sched_g.state_dict(),
             "sched_d": self.sched_d.state_dict() if self.sched_d else None,
             "scaler": self.scaler.state_dict(),
+            "objective": self.objective.state_dict() if hasattr(self.objective, "state_dict") else {},
             "rng": rng_state(),
         }
 
@@ -410,6 +411,8 @@ class Trainer:
         if self.sched_d is not None:
             self.sched_d.load_state_dict(state["sched_d"])
         self.scaler.load_state_dict(state["scaler"])
+        if hasattr(self.objective, "load_state_dict"):
+            self.objective.load_state_dict(state["objective"])  # e.g. CycleGAN's image pools
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         best_path = self.run_dir / "checkpoints" / "best.pt"

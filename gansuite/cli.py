@@ -87,12 +87,13 @@ def add_translation_flags(p: argparse.ArgumentParser) -> None:
     from core_gan.nn import NORMS
     from translation.pix2pix import GAN_MODES
 
-    p.add_argument("--netG", default="unet_256", help=f"{', '.join(GENERATORS)} (or unet_N, N a power of 2 >= 32)")
+    p.add_argument("--netG", help=f"{', '.join(GENERATORS)} or unet_N (N a power of 2 >= 32); pix2pix: unet_256, "
+                   "cyclegan: resnet_9blocks")  # fmt: skip
     p.add_argument("--netD", default="basic", choices=("basic", "n_layers", "pixel"))
     p.add_argument("--n-layers-d", type=positive_int, default=3)
-    p.add_argument("--norm", default="batch", choices=NORMS)
+    p.add_argument("--norm", choices=NORMS, help="pix2pix: batch, cyclegan: instance")
     p.add_argument("--no-dropout", action="store_true", help="no dropout in G")
-    p.add_argument("--gan-mode", default="vanilla", choices=tuple(GAN_MODES))
+    p.add_argument("--gan-mode", choices=tuple(GAN_MODES), help="pix2pix: vanilla, cyclegan: lsgan")
     p.add_argument("--lambda-l1", type=float, default=100.0)
     p.add_argument("--lambda-gan", type=float, default=1.0, help="0: the paper's L1-alone baseline (no D)")
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
@@ -101,6 +102,11 @@ def add_translation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flip", action="store_true")
     p.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay after --epochs")
     p.add_argument("--lr-policy", default="linear", choices=("linear", "step", "cosine"))
+    p.add_argument("--lambda-a", type=float, default=10.0, help="cyclegan: weight of ||F(G(a)) - a||")
+    p.add_argument("--lambda-b", type=float, default=10.0, help="cyclegan: weight of ||G(F(b)) - b||")
+    p.add_argument("--lambda-identity", type=float, default=0.5, help="cyclegan: identity weight (x lambda)")
+    p.add_argument("--pool-size", type=int, default=50, help="cyclegan: history of fakes for D")
+    p.add_argument("--serial", action="store_true", help="cyclegan: pair A[i] with B[i] instead of a random B")
 
 
 def build_parser() -> Parser:
@@ -109,7 +115,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser("train", help="train a model")
-    train.add_argument("model", help="gan | dcgan | cgan | pix2pix")
+    train.add_argument("model", help="gan | dcgan | cgan | pix2pix | cyclegan")
     train.add_argument("--data", required=True, help="ring8 | grid25 | digits | an image folder | paired data")
     train.add_argument("--out", required=True, type=Path, help="run directory")
     add_common_training_flags(train)
@@ -187,11 +193,11 @@ def build_parser() -> Parser:
     get.add_argument("dest", type=Path)
     data_sub.add_parser("list", help="the catalog of standard datasets")
 
-    tr = sub.add_parser("translate", help="pix2pix inference on files or folders")
+    tr = sub.add_parser("translate", help="pix2pix / CycleGAN inference on files or folders")
     tr.add_argument("run", type=Path)
     tr.add_argument("inputs", type=Path, nargs="+")
     tr.add_argument("--out", required=True, type=Path)
-    tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="must match the run's (pix2pix)")
+    tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator; pix2pix: must match")
     tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
     tr.add_argument("--paper-test-mode", action="store_true", help="dropout and batch statistics at test time")
     tr.add_argument("--device", default="cpu", choices=DEVICES)

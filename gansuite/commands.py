@@ -16,10 +16,10 @@ from gansuite.registry import MODELS, get_spec
 
 
 def train(args: argparse.Namespace) -> None:
-    from gansuite.train import train_base_gan, train_pix2pix
+    from gansuite.train import train_base_gan, train_cyclegan, train_pix2pix
 
-    spec = get_spec(args.model)
-    run_dir = train_base_gan(args) if spec.family == "base" else train_pix2pix(args)
+    trainers = {"base": train_base_gan, "paired": train_pix2pix, "unpaired": train_cyclegan}
+    run_dir = trainers[get_spec(args.model).family](args)
     print(f"done: {run_dir}")
 
 
@@ -159,9 +159,7 @@ def translate(args: argparse.Namespace) -> None:
     from core_gan.data.images import open_image
     from gansuite.inference import Translator
 
-    model = Translator(args.run, args.device, args.paper_test_mode)
-    if args.direction and args.direction != model.direction:
-        raise UserError(f"--direction {args.direction}: {args.run} was trained {model.direction}")
+    model = Translator(args.run, args.device, args.paper_test_mode, args.direction)
     files = _input_files(args.inputs)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -112,24 +112,32 @@ class BaseGANModel:
 
 
 class Translator:
-    """A trained pix2pix generator for any image size: ``Translator(run)(image)``, uint8 (H, W, 3) in
-    and out. The image is reflect-padded to the generator's multiple (2^depth for a U-Net) and the
-    output cropped back. Deterministic (eval mode) unless ``paper_test_mode``: the paper keeps dropout
-    and batch statistics at test time (section 3.2), which makes outputs vary from call to call."""
+    """A trained pix2pix or CycleGAN generator for any image size: ``Translator(run)(image)``, uint8
+    (H, W, 3) in and out. The image is reflect-padded to the generator's multiple (2^depth for a
+    U-Net, 4 for a ResNet) and the output cropped back. Deterministic (eval mode) unless
+    ``paper_test_mode``: pix2pix keeps dropout and batch statistics at test time (section 3.2).
+    ``direction`` picks CycleGAN's generator; for pix2pix it must be the direction it was trained in."""
 
-    def __init__(self, run: str | Path, device: str = "cpu", paper_test_mode: bool = False) -> None:
+    def __init__(
+        self, run: str | Path, device: str = "cpu", paper_test_mode: bool = False, direction: str | None = None
+    ) -> None:
         self.run = Path(run)
         meta, tensors = load_inference(self.run)
-        if meta.get("model") != "pix2pix":
-            raise UserError(f"{self.run}: is a {meta.get('model')} model; translate needs pix2pix")
+        model = meta.get("model")
+        if model not in ("pix2pix", "cyclegan"):
+            raise UserError(f"{self.run}: is a {model} model; translate needs pix2pix or cyclegan")
         generators = generators_from_meta(meta, str(self.run / "model.json"))
         try:
             generators.load_state_dict(tensors)
         except RuntimeError as e:
             raise UserError(f"{self.run / 'model.safetensors'}: weights do not match model.json ({e})") from e
+        trained = meta.get("direction", "AtoB")
+        if model == "pix2pix" and direction is not None and direction != trained:
+            raise UserError(f"--direction {direction}: {self.run} was trained {trained}")
+        self.direction: str = direction or trained
+        name = "G" if model == "pix2pix" else {"AtoB": "G_AB", "BtoA": "G_BA"}[self.direction]
         self.device = select_device(device)
-        self.G = generators["G"].to(self.device).train(paper_test_mode)
-        self.direction: str = meta.get("direction", "AtoB")
+        self.G = generators[name].to(self.device).train(paper_test_mode)
         self.multiple: int = getattr(self.G, "multiple", 1)
 
     @torch.no_grad()

@@ -13,7 +13,7 @@ from core_gan.errors import UserError
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.nn import init_weights
-from translation import pix2pix
+from translation import cyclegan, pix2pix
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "pix2pix", "paired", "pix2pix (Isola et al. 2017): U-Net + PatchGAN, cGAN + 100 L1", pix2pix.Pix2PixConfig,
             lambda c: {"G": pix2pix.build_generator(c)}, lambda c: {"D": pix2pix.build_discriminator(c)},
+        ),
+        ModelSpec(
+            "cyclegan", "unpaired", "CycleGAN (Zhu et al. 2017): two ResNet G, two PatchGANs, cycle + identity",
+            cyclegan.CycleGANConfig, cyclegan.build_generators, cyclegan.build_discriminators,
         ),
     )
 }  # fmt: skip

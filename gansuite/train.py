@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from core_gan.data.digits import digits_dataset
-from core_gan.data.folders import PairedFolder
+from core_gan.data.folders import PairedFolder, UnpairedFolder
 from core_gan.data.images import ImageFolder
 from core_gan.data.stream import steps_per_epoch
 from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
@@ -28,6 +28,7 @@ from core_gan.models.mlp import MLPGANConfig
 from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite.registry import build, get_spec
+from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 
 
@@ -214,25 +215,11 @@ def paired_validation(val: PairedFolder, n: int) -> Evaluator:
     return evaluate
 
 
-def train_pix2pix(args: argparse.Namespace) -> Path:
-    """pix2pix with the paper's defaults: batch 1, Adam 2e-4 (0.5, 0.999), 100 + 100 epochs."""
-    torch.manual_seed(args.seed)
-    image_size = args.image_size or (int(args.netG.removeprefix("unet_")) if args.netG.startswith("unet_") else 256)
-    transform = _paired_transform(args, image_size)
-    data = PairedFolder(args.data, "train", args.direction, transform, seed=args.seed, strict=args.strict)
-    val = _validation(args, transform)
-    preview = data if val is None else val
-    preview_pairs = tuple(torch.stack(t) for t in zip(*(preview[i] for i in range(min(4, len(preview)))), strict=True))
-    net = Pix2PixConfig(
-        netG=args.netG, netD=args.netD, n_layers_d=args.n_layers_d, input_nc=preview_pairs[0].shape[1],
-        output_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf, norm=args.norm, dropout=not args.no_dropout,
-    )  # fmt: skip
-    try:
-        generators, discriminators = build("pix2pix", net)
-    except ValueError as e:
-        raise UserError(f"--netG {args.netG}: {e}") from e
-    loss = Pix2PixLoss(gan_mode=args.gan_mode, lambda_l1=args.lambda_l1, lambda_gan=args.lambda_gan)
-    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview_pairs)
+def translation_train_config(
+    args: argparse.Namespace, data: Dataset, eval_every: int = 0, best_metric: str = ""
+) -> TrainConfig:
+    """pix2pix's and CycleGAN's schedule: batch 1, Adam 2e-4 (0.5, 0.999), ``--epochs`` (100) at a
+    constant rate then ``--epochs-decay`` (100) decaying linearly to zero."""
     batch_size = args.batch_size or 1
     per_epoch = steps_per_epoch(data, batch_size)
     epochs, decay_epochs = args.epochs or 100, args.epochs_decay
@@ -242,18 +229,71 @@ def train_pix2pix(args: argparse.Namespace) -> Path:
         if args.decay_steps is not None
         else (decay_epochs * per_epoch if not args.steps else steps // 2)
     )
-    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
-    config = TrainConfig(
+    return TrainConfig(
         steps=steps, batch_size=batch_size, lr_g=args.lr or 2e-4, lr_d=args.lr_d or args.lr or 2e-4,
         lr_policy=args.lr_policy, decay_steps=decay, ema=args.ema or 0.0, device=args.device,
         precision=args.precision, channels_last=args.channels_last, compile=args.compile, seed=args.seed,
         num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, eval_every=eval_every, best_metric="psnr" if val is not None else "",
+        checkpoint_every=args.checkpoint_every, eval_every=eval_every, best_metric=best_metric,
     )  # fmt: skip
+
+
+def train_pix2pix(args: argparse.Namespace) -> Path:
+    """pix2pix with the paper's defaults: batch 1, Adam 2e-4 (0.5, 0.999), 100 + 100 epochs."""
+    torch.manual_seed(args.seed)
+    netG = args.netG or "unet_256"
+    image_size = args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    transform = _paired_transform(args, image_size)
+    data = PairedFolder(args.data, "train", args.direction, transform, seed=args.seed, strict=args.strict)
+    val = _validation(args, transform)
+    preview = data if val is None else val
+    preview_pairs = tuple(torch.stack(t) for t in zip(*(preview[i] for i in range(min(4, len(preview)))), strict=True))
+    net = Pix2PixConfig(
+        netG=netG, netD=args.netD, n_layers_d=args.n_layers_d, input_nc=preview_pairs[0].shape[1],
+        output_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf, norm=args.norm or "batch",
+        dropout=not args.no_dropout,
+    )  # fmt: skip
+    try:
+        generators, discriminators = build("pix2pix", net)
+    except ValueError as e:
+        raise UserError(f"--netG {netG}: {e}") from e
+    loss = Pix2PixLoss(gan_mode=args.gan_mode or "vanilla", lambda_l1=args.lambda_l1, lambda_gan=args.lambda_gan)
+    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview_pairs)
+    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
+    config = translation_train_config(args, data, eval_every, best_metric="psnr" if val is not None else "")
     trainer = Trainer(
         objective, data, args.out, config,
         model_meta={"model": "pix2pix", "config": asdict(net), "direction": args.direction},
         settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
         evaluator=paired_validation(val, args.eval_samples) if val is not None else None,
+    )  # fmt: skip
+    return trainer.fit(resume=args.resume)
+
+
+def train_cyclegan(args: argparse.Namespace) -> Path:
+    """CycleGAN with the paper's defaults: resnet_9blocks, instance norm, LSGAN, pool 50, batch 1."""
+    torch.manual_seed(args.seed)
+    netG = args.netG or "resnet_9blocks"
+    image_size = args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    transform = _paired_transform(args, image_size)
+    data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=args.seed, strict=args.strict)
+    has_test = (Path(args.data) / "testA").is_dir() and (Path(args.data) / "testB").is_dir()
+    preview = UnpairedFolder(args.data, "test", transform, train=False) if has_test else data
+    items = [preview[i] for i in range(min(2, len(preview)))]
+    preview_pairs = (torch.stack([a for a, _ in items]), torch.stack([b for _, b in items]))
+    net = CycleGANConfig(
+        netG=netG, a_nc=preview_pairs[0].shape[1], b_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf,
+        n_layers_d=args.n_layers_d, norm=args.norm or "instance", dropout=False,
+    )  # fmt: skip
+    try:
+        generators, discriminators = build("cyclegan", net)
+    except ValueError as e:
+        raise UserError(f"--netG {netG}: {e}") from e
+    loss = CycleGANLoss(args.gan_mode or "lsgan", args.lambda_a, args.lambda_b, args.lambda_identity, args.pool_size)
+    objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview_pairs)
+    trainer = Trainer(
+        objective, data, args.out, translation_train_config(args, data),
+        model_meta={"model": "cyclegan", "config": asdict(net)},
+        settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
     )  # fmt: skip
     return trainer.fit(resume=args.resume)

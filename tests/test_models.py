@@ -8,6 +8,7 @@ from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, 
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, norm_layer
 from gansuite.registry import MODELS, build
+from translation.cyclegan import CycleGANConfig
 from translation.pix2pix import Pix2PixConfig
 
 # One tiny config per registered model: a model added without one fails test_every_registered_model.
@@ -16,11 +17,14 @@ TINY = {
     "dcgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4),
     "cgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=3),
     "pix2pix": Pix2PixConfig(netG="unet_32", ngf=4, ndf=4),
+    "cyclegan": CycleGANConfig(netG="resnet_1blocks", ngf=4, ndf=4),
 }
 
 
 def _forward(name, config, G, D, n=4):
     """D's logits on G's output for a batch of n, whatever the model's inputs are."""
+    if name == "cyclegan":
+        return D(G(torch.rand(n, 3, 32, 32) * 2 - 1))
     if name == "pix2pix":
         x = torch.rand(n, 3, 32, 32) * 2 - 1
         return D(torch.cat([x, G(x)], dim=1))
@@ -36,7 +40,9 @@ def test_every_registered_model_runs_forward_and_backward(name):
     assert name in TINY, f"add a tiny config for {name!r} to TINY"
     config = TINY[name]
     generators, discriminators = build(name, config)
-    G, D = generators["G"], discriminators["D"]
+    # CycleGAN's G_AB feeds D_B; every other model has one G and one D.
+    G = generators["G_AB"] if "G_AB" in generators else generators["G"]
+    D = discriminators["D_B"] if "D_B" in discriminators else discriminators["D"]
     logits = _forward(name, config, G, D)
     assert logits.shape[0] == 4 and torch.isfinite(logits).all()
     logits.sum().backward()

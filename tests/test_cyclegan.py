@@ -1,0 +1,128 @@
+"""CycleGAN: image pool, cycle and identity terms, both directions, resume with two optimisers."""
+
+import json
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from core_gan.trainer import TrainConfig, Trainer
+from gansuite.cli import main
+from gansuite.inference import Translator
+from gansuite.registry import build
+from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective, ImagePool
+
+TINY = CycleGANConfig(netG="resnet_2blocks", ngf=4, ndf=4)
+
+
+def test_image_pool_fills_then_swaps_with_probability_half():
+    random.seed(0)
+    pool = ImagePool(50)
+    first = torch.arange(50.0).view(50, 1, 1, 1)
+    assert torch.equal(pool.query(first), first), "while filling, the new images come back"
+    assert len(pool.images) == 50
+    returned_old = 0
+    trials = 2000
+    for i in range(trials):
+        new = torch.full((1, 1, 1, 1), 1000.0 + i)
+        out = pool.query(new)
+        returned_old += int(out.item() != new.item())
+    assert abs(returned_old / trials - 0.5) < 0.05
+    assert len(pool.images) == 50 and any(img.item() >= 1000 for img in pool.images), "new images are stored"
+    assert torch.equal(ImagePool(0).query(first), first)
+
+
+class Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+def _objective(loss=None, generators=None):
+    torch.manual_seed(0)
+    gens, discs = build("cyclegan", TINY)
+    pair = (torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
+    objective = CycleGANObjective(generators or dict(gens.items()), dict(discs.items()), loss or CycleGANLoss(), pair)
+    return objective, pair
+
+
+def test_identity_generators_give_zero_cycle_and_identity_losses():
+    objective, pair = _objective(generators={"G_AB": Identity(), "G_BA": Identity()})
+    losses = objective.g_loss(pair)
+    for key in ("cycle_A", "cycle_B", "idt_A", "idt_B"):
+        assert losses[key].item() == 0.0
+
+
+def test_cycle_and_identity_weights_match_the_paper():
+    flip = {"G_AB": Identity(), "G_BA": type("Neg", (nn.Module,), {"forward": lambda self, x: -x})()}
+    objective, (a, b) = _objective(CycleGANLoss(lambda_a=10, lambda_b=10, lambda_identity=0.5), flip)
+    losses = objective.g_loss((a, b))
+    # F(G(a)) = -a: cycle_A = 10 * mean|-a - a|; G(F(b)) = -b; idt_A = 0.5 * 10 * mean|F(a) - a|.
+    assert losses["cycle_A"].item() == pytest.approx(10 * (2 * a.abs()).mean().item(), rel=1e-5)
+    assert losses["cycle_B"].item() == pytest.approx(10 * (2 * b.abs()).mean().item(), rel=1e-5)
+    assert losses["idt_A"].item() == pytest.approx(5 * (2 * a.abs()).mean().item(), rel=1e-5)
+    assert losses["idt_B"].item() == 0.0
+    no_idt, _ = _objective(CycleGANLoss(lambda_identity=0), flip)
+    assert "idt_A" not in no_idt.g_loss((a, b))
+
+
+def test_both_directions_keep_shapes_and_discriminators_are_unconditional():
+    objective, (a, b) = _objective()
+    assert objective.generators["G_AB"](a).shape == a.shape and objective.generators["G_BA"](b).shape == b.shape
+    assert objective.discriminators["D_A"].net[0][0].in_channels == 3
+    d = objective.d_loss((a, b))
+    assert {"D_A", "D_B", "total"} <= d.keys()
+
+
+def _unpaired(root, n=4, size=32):
+    rng = np.random.default_rng(0)
+    for side in ("trainA", "trainB", "testA", "testB"):
+        (root / side).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3)).astype(np.uint8)).save(root / side / f"{i}.png")
+
+
+def test_resume_is_bitwise_identical_with_two_optimizers_and_the_pools(tmp_path):
+    from core_gan.data.folders import UnpairedFolder
+    from core_gan.data.transforms import PairedTransformConfig
+
+    _unpaired(tmp_path / "data")
+    transform = PairedTransformConfig("none", flip=False)
+    config = TrainConfig(steps=6, batch_size=1, device="cpu", log_every=2, sample_every=6, checkpoint_every=3)
+
+    def trainer(run, steps):
+        torch.manual_seed(0)
+        random.seed(0)
+        objective, _ = _objective(CycleGANLoss(pool_size=2))
+        data = UnpairedFolder(tmp_path / "data", transform=transform, seed=0)
+        return Trainer(objective, data, tmp_path / run, replace(config, steps=steps), {"model": "cyclegan"})
+
+    full = trainer("full", 6)
+    full.fit()
+    trainer("part", 3).fit()
+    resumed = trainer("part", 6)
+    resumed.fit(resume=True)
+    for k, v in full.generators.state_dict().items():
+        assert torch.equal(v, resumed.generators.state_dict()[k]), k
+    for k, v in full.discriminators.state_dict().items():
+        assert torch.equal(v, resumed.discriminators.state_dict()[k]), k
+
+
+def test_cli_train_and_translate_both_directions(tmp_path, capsys):
+    _unpaired(tmp_path / "data", size=36)
+    out = tmp_path / "run"
+    args = ["train", "cyclegan", "--data", str(tmp_path / "data"), "--out", str(out), "--netG", "resnet_2blocks",
+            "--ngf", "4", "--ndf", "4", "--image-size", "32", "--steps", "3", "--log-every", "1",
+            "--sample-every", "3", "--checkpoint-every", "3", "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert set(config["params"]) == {"G_AB", "G_BA", "D_A", "D_B"}
+    image = np.random.default_rng(2).integers(0, 256, (21, 18, 3)).astype(np.uint8)
+    ab, ba = Translator(out, direction="AtoB")(image), Translator(out, direction="BtoA")(image)
+    assert ab.shape == ba.shape == image.shape and not np.array_equal(ab, ba)
+    assert main(["translate", str(out), str(tmp_path / "data/testB"), "--direction", "BtoA", "--out",
+                 str(tmp_path / "o")]) == 0  # fmt: skip
+    assert (tmp_path / "o/index.html").read_text().count("<tr>") == 5

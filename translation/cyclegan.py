@@ -1,0 +1,172 @@
+"""CycleGAN: unpaired image-to-image translation with cycle consistency (Zhu et al., ICCV 2017).
+
+Two generators G: A -> B and F: B -> A (``G_AB``, ``G_BA``) and two PatchGANs D_B, D_A. The full
+objective (Eq. 3) is L_GAN(G, D_B) + L_GAN(F, D_A) + lambda L_cyc(G, F), with the L1 cycle terms
+||F(G(a)) - a|| and ||G(F(b)) - b|| (Eq. 2), plus the identity term of section 5.2.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core_gan.losses import GANLoss
+from core_gan.models.translators import PatchDiscriminator, make_generator
+from core_gan.nn import Norm
+from core_gan.objective import Batch, Losses
+from translation.pix2pix import GAN_MODES
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """The networks, with the paper's defaults (``resnet_9blocks`` at 256 px, instance norm)."""
+
+    netG: str = "resnet_9blocks"
+    a_nc: int = 3
+    b_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    n_layers_d: int = 3
+    norm: Norm = "instance"
+    dropout: bool = False
+
+
+def build_generators(c: CycleGANConfig) -> dict[str, nn.Module]:
+    return {
+        "G_AB": make_generator(c.netG, c.a_nc, c.b_nc, c.ngf, c.norm, c.dropout),
+        "G_BA": make_generator(c.netG, c.b_nc, c.a_nc, c.ngf, c.norm, c.dropout),
+    }
+
+
+def build_discriminators(c: CycleGANConfig) -> dict[str, nn.Module]:
+    """Unconditional PatchGANs: D_A judges images of A, D_B images of B."""
+    return {"D_A": PatchDiscriminator(c.a_nc, c.ndf, c.n_layers_d, c.norm),
+            "D_B": PatchDiscriminator(c.b_nc, c.ndf, c.n_layers_d, c.norm)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CycleGANLoss:
+    """LSGAN by default; lambda_A = lambda_B = 10; identity weight 0.5 lambda (0 = off); pool of 50."""
+
+    gan_mode: str = "lsgan"
+    lambda_a: float = 10.0
+    lambda_b: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+
+
+class ImagePool:
+    """A history of generated images for D's update (Shrivastava et al. 2017, used by CycleGAN §4).
+
+    Until it holds ``size`` images, each new image is stored and returned; then, with probability
+    1/2, a random stored image is returned and replaced by the new one, else the new one is returned.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif random.random() < 0.5:
+                k = random.randrange(self.size)
+                out.append(self.images[k].clone())
+                self.images[k] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"images": torch.stack(self.images)} if self.images else {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.images = list(state["images"].unbind(0)) if "images" in state else []
+
+
+class CycleGANObjective:
+    """Batches are (a, b): unpaired images of the two domains (B, C, H, W) in [-1, 1]."""
+
+    preview_columns = 3
+
+    def __init__(
+        self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module], loss: CycleGANLoss,
+        preview_pairs: Batch,
+    ) -> None:  # fmt: skip
+        self.generators = nn.ModuleDict(generators)
+        self.discriminators = nn.ModuleDict(discriminators)
+        self.config = loss
+        self.gan = GANLoss(GAN_MODES[loss.gan_mode])
+        self.pools = {"A": ImagePool(loss.pool_size), "B": ImagePool(loss.pool_size)}
+        self.preview_pairs = preview_pairs
+        self._fakes: tuple[Batch, torch.Tensor, torch.Tensor] | None = None
+
+    def d_loss(self, batch: Batch) -> Losses:
+        """Each D on real images vs a pool of past fakes, halved as in the reference code.
+
+        G(a) and F(b) are computed once per step, with their graphs kept for the generators' update.
+        """
+        a, b = batch
+        g, f = self.generators["G_AB"], self.generators["G_BA"]
+        fake_b, fake_a = g(a), f(b)
+        self._fakes = (batch, fake_b, fake_a)
+        d_a, d_b = self.discriminators["D_A"], self.discriminators["D_B"]
+        losses = {
+            "D_B": 0.5 * self.gan.d_loss(d_b(b), d_b(self.pools["B"].query(fake_b))),
+            "D_A": 0.5 * self.gan.d_loss(d_a(a), d_a(self.pools["A"].query(fake_a))),
+        }
+        losses["total"] = losses["D_A"] + losses["D_B"]
+        return losses
+
+    def after_d_step(self) -> None:
+        """Nothing to do: CycleGAN has no weight clipping."""
+
+    def g_loss(self, batch: Batch) -> Losses:
+        """L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_A ||F(G(a)) - a||_1 + lambda_B ||G(F(b)) - b||_1
+        (Eq. 3) + identity: lambda_id (lambda_B ||G(b) - b||_1 + lambda_A ||F(a) - a||_1)."""
+        a, b = batch
+        c = self.config
+        g, f = self.generators["G_AB"], self.generators["G_BA"]
+        if self._fakes is not None and self._fakes[0] is batch:
+            _, fake_b, fake_a = self._fakes
+        else:
+            fake_b, fake_a = g(a), f(b)
+        self._fakes = None
+        losses = {
+            "adv_AB": self.gan.g_loss(self.discriminators["D_B"](fake_b)),
+            "adv_BA": self.gan.g_loss(self.discriminators["D_A"](fake_a)),
+            "cycle_A": c.lambda_a * F.l1_loss(f(fake_b).float(), a.float()),
+            "cycle_B": c.lambda_b * F.l1_loss(g(fake_a).float(), b.float()),
+        }
+        if c.lambda_identity > 0:
+            losses["idt_B"] = c.lambda_identity * c.lambda_b * F.l1_loss(g(b).float(), b.float())
+            losses["idt_A"] = c.lambda_identity * c.lambda_a * F.l1_loss(f(a).float(), a.float())
+        losses["total"] = sum(losses.values())
+        return losses
+
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The image pools, so that a resumed run continues with the same history."""
+        return {name: pool.state_dict() for name, pool in self.pools.items()}
+
+    def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        for name, pool in self.pools.items():
+            pool.load_state_dict(state.get(name, {}))
+
+    @torch.no_grad()
+    def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor:
+        """Rows real A | G(A) | F(G(A)) and real B | F(B) | G(F(B)) on fixed images."""
+        g, f = generators["G_AB"], generators["G_BA"]
+        device = next(generators.parameters()).device
+        a, b = (t[:n].to(device) for t in self.preview_pairs)
+        ga, fb = g(a), f(b)
+        rows = [torch.stack([a, ga, f(ga)], 1), torch.stack([b, fb, g(fb)], 1)]
+        return torch.cat([r.flatten(0, 1) for r in rows]).float().cpu()
