@@ -19,6 +19,7 @@ from core_gan.models.dcgan import DCGANConfig
 from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
+from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 
 
@@ -29,6 +30,11 @@ def make_objective(model: str, size: int, batch: int):
         G, D = build("pix2pix", config)
         x = torch.rand(batch, 3, size, size) * 2 - 1
         return Pix2PixObjective(G["G"], D["D"], Pix2PixLoss(), (x, x)), torch.utils.data.TensorDataset(x, x)
+    if model == "cyclegan":
+        gens, discs = build("cyclegan", CycleGANConfig())
+        x = torch.rand(batch, 3, size, size) * 2 - 1
+        objective = CycleGANObjective(dict(gens.items()), dict(discs.items()), CycleGANLoss(), (x, x))
+        return objective, torch.utils.data.TensorDataset(x, x)
     if model == "dcgan":
         G, D = build("dcgan", DCGANConfig(image_size=size))
         x = torch.rand(batch * 2, 3, size, size) * 2 - 1
@@ -45,7 +51,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", default="pix2pix", choices=("pix2pix", "dcgan"))
+    p.add_argument("--model", default="pix2pix", choices=("pix2pix", "cyclegan", "dcgan"))
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--steps", type=int, default=20)
