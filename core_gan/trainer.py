@@ -285,14 +285,15 @@ class Trainer:
         keys = self._window[0].keys()
         stacked = {k: torch.stack([r[k].float() for r in self._window]).cpu() for k in keys}
         losses_first = sorted(stacked, key=lambda k: k.startswith("grad_norm"))
-        for i in range(len(self._window)):
-            for k in losses_first:
-                v = stacked[k]
-                if not math.isfinite(v[i].item()):
-                    step = self._window_first_step + i + 1
-                    last = load_step(self.checkpoint_path)
-                    kept = f"{self.checkpoint_path} (step {last}) is intact" if last else "no checkpoint yet"
-                    raise Divergence(f"step {step}: {k} is {v[i].item()}; training stopped, {kept}")
+        table = torch.stack([stacked[k] for k in losses_first], dim=1)  # (steps, keys)
+        bad = ~torch.isfinite(table)
+        if bad.any():
+            i = int(bad.any(dim=1).nonzero()[0])  # the first bad step, then its first bad loss
+            j = int(bad[i].nonzero()[0])
+            last = load_step(self.checkpoint_path)
+            kept = f"{self.checkpoint_path} (step {last}) is intact" if last else "no checkpoint yet"
+            step = self._window_first_step + i + 1
+            raise Divergence(f"step {step}: {losses_first[j]} is {table[i, j].item()}; training stopped, {kept}")
         if bar is None and self.step < self.config.steps:
             return
         elapsed = time.perf_counter() - self._window_start

@@ -35,23 +35,27 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
+def load_run(run: Path, models: tuple[str, ...]) -> tuple[dict[str, Any], torch.nn.ModuleDict]:
+    """``model.json`` and the generators with their weights, for a run of one of ``models``."""
+    meta, tensors = load_inference(run)
+    if meta.get("model") not in models:
+        raise UserError(f"{run}: is a {meta.get('model')} model; this command needs one of {', '.join(models)}")
+    generators = generators_from_meta(meta, str(run / "model.json"))
+    try:
+        generators.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise UserError(f"{run / 'model.safetensors'}: weights do not match model.json ({e})") from e
+    return meta, generators
+
+
 class BaseGANModel:
     """A trained gan/dcgan/cgan generator (EMA weights when the run used them)."""
 
     def __init__(self, run: str | Path, device: str = "cpu") -> None:
         self.run = Path(run)
-        meta, tensors = load_inference(self.run)
-        if meta.get("model") not in BASE_MODELS:
-            raise UserError(
-                f"{self.run}: is a {meta.get('model')} model; this command needs one of {', '.join(BASE_MODELS)}"
-            )
+        meta, generators = load_run(self.run, BASE_MODELS)
         self.meta: dict[str, Any] = meta
         self.device = select_device(device)
-        generators = generators_from_meta(meta, str(self.run / "model.json"))
-        try:
-            generators.load_state_dict(tensors)
-        except RuntimeError as e:
-            raise UserError(f"{self.run / 'model.safetensors'}: weights do not match model.json ({e})") from e
         self.G = generators["G"].to(self.device).eval()
         config = meta["config"]
         self.latent_dim: int = config["latent_dim"]
@@ -122,15 +126,8 @@ class Translator:
         self, run: str | Path, device: str = "cpu", paper_test_mode: bool = False, direction: str | None = None
     ) -> None:
         self.run = Path(run)
-        meta, tensors = load_inference(self.run)
-        model = meta.get("model")
-        if model not in ("pix2pix", "cyclegan"):
-            raise UserError(f"{self.run}: is a {model} model; translate needs pix2pix or cyclegan")
-        generators = generators_from_meta(meta, str(self.run / "model.json"))
-        try:
-            generators.load_state_dict(tensors)
-        except RuntimeError as e:
-            raise UserError(f"{self.run / 'model.safetensors'}: weights do not match model.json ({e})") from e
+        meta, generators = load_run(self.run, ("pix2pix", "cyclegan"))
+        model = meta["model"]
         trained = meta.get("direction", "AtoB")
         if model == "pix2pix" and direction is not None and direction != trained:
             raise UserError(f"--direction {direction}: {self.run} was trained {trained}")

@@ -184,6 +184,11 @@ def train_base_gan(args: argparse.Namespace) -> Path:
     return trainer.fit(resume=args.resume)
 
 
+def _crop_size(args: argparse.Namespace, netG: str) -> int:
+    """``--image-size``, else the U-Net's own size (unet_256 -> 256), else the papers' 256."""
+    return args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+
+
 def _paired_transform(args: argparse.Namespace, image_size: int) -> PairedTransformConfig:
     load = args.load_size or round(image_size * 286 / 256)
     return PairedTransformConfig(args.preprocess, load, image_size, not args.no_flip)
@@ -242,7 +247,7 @@ def train_pix2pix(args: argparse.Namespace) -> Path:
     """pix2pix with the paper's defaults: batch 1, Adam 2e-4 (0.5, 0.999), 100 + 100 epochs."""
     torch.manual_seed(args.seed)
     netG = args.netG or "unet_256"
-    image_size = args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    image_size = _crop_size(args, netG)
     transform = _paired_transform(args, image_size)
     data = PairedFolder(args.data, "train", args.direction, transform, seed=args.seed, strict=args.strict)
     val = _validation(args, transform)
@@ -274,7 +279,7 @@ def train_cyclegan(args: argparse.Namespace) -> Path:
     """CycleGAN with the paper's defaults: resnet_9blocks, instance norm, LSGAN, pool 50, batch 1."""
     torch.manual_seed(args.seed)
     netG = args.netG or "resnet_9blocks"
-    image_size = args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    image_size = _crop_size(args, netG)
     transform = _paired_transform(args, image_size)
     data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=args.seed, strict=args.strict)
     has_test = (Path(args.data) / "testA").is_dir() and (Path(args.data) / "testB").is_dir()

@@ -29,6 +29,8 @@ class SampleDistance:
         self.n = min(n, len(real))
         self.batch_size = batch_size
         self.real = self._features(real[: self.n])
+        self.real_stats = FeatureStats.empty(self.real.shape[1])
+        self.real_stats.update(self.real)
 
     def _features(self, images: torch.Tensor) -> np.ndarray:
         chunks = [self.extractor(_to_unit_rgb(c))[0].double().cpu().numpy() for c in images.split(self.batch_size)]
@@ -36,11 +38,11 @@ class SampleDistance:
 
     def __call__(self, sample: Callable[[int], torch.Tensor]) -> dict[str, float]:
         fake = self._features(sample(self.n))
-        real_stats, fake_stats = FeatureStats.empty(self.real.shape[1]), FeatureStats.empty(fake.shape[1])
-        real_stats.update(self.real)
+        fake_stats = FeatureStats.empty(fake.shape[1])
         fake_stats.update(fake)
         kid, _ = kernel_inception_distance(self.real, fake, subsets=10, subset_size=min(self.n, 1000))
+        real = self.real_stats
         return {
-            "fd": frechet_distance(real_stats.mu, real_stats.sigma, fake_stats.mu, fake_stats.sigma),
+            "fd": frechet_distance(real.mu, real.sigma, fake_stats.mu, fake_stats.sigma),
             "kid": kid,
         }
