@@ -13,12 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import kornia
 import numpy as np
-import torch
 from PIL import Image
 
-from benchmarks.common import append_results
+from benchmarks.common import append_results, gradient_energy
 from core_gan.data.builders import EdgeConfig, build_edges
 from core_gan.metrics.image_quality import psnr, ssim
 from gansuite.cli import main as cli
@@ -38,11 +36,6 @@ def make_data(root: Path, held_out: int = 2) -> None:
             Image.fromarray(image[y : y + 128, x : x + 128]).save(quads / f"{path.stem}_{i}.png")
     for split in ("train", "test"):
         build_edges(root / "quads" / split, root / "pairs" / split, EdgeConfig(size=128))
-
-
-def gradient_energy(image: np.ndarray) -> float:
-    x = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)[None]
-    return float(kornia.filters.sobel(kornia.color.rgb_to_grayscale(x)).pow(2).mean())
 
 
 def evaluate(run: Path, test_dir: Path) -> dict[str, float]:

@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import kornia
+import numpy as np
 import torch
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -50,3 +52,9 @@ def append_results(title: str, table: list[dict[str, object]], notes: str = "") 
     with RESULTS.open("a") as f:
         f.write(text)
     print(text)
+
+
+def gradient_energy(image: np.ndarray) -> float:
+    """Mean squared Sobel gradient of an RGB uint8 image's luma: the sharpness figure's numerator/denominator."""
+    x = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    return float(kornia.filters.sobel(kornia.color.rgb_to_grayscale(x)).pow(2).mean())

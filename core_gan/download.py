@@ -34,7 +34,9 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def download(url: str, dest: str | Path, sha256: str, *, progress: bool = True, timeout: float = 30) -> Path:
+def download(
+    url: str, dest: str | Path, sha256: str, *, progress: bool = True, timeout: float = 30, flag: str = "--weights"
+) -> Path:
     """Fetch ``url`` to ``dest``, resuming a partial ``dest.part``, and verify its sha256 before use.
 
     The file appears at ``dest`` only complete and verified; a bad checksum removes the partial file
@@ -54,7 +56,7 @@ def download(url: str, dest: str | Path, sha256: str, *, progress: bool = True, 
     except (urllib.error.URLError, OSError) as e:
         raise UserError(
             f"{dest.name}: cannot download {url} ({getattr(e, 'reason', e)}); fetch it elsewhere "
-            f"(sha256 {sha256}...) and put it at {dest}, or pass its path with --weights"
+            f"(sha256 {sha256}...) and put it at {dest}, or pass its path with {flag}"
         ) from e
     with response:
         resumed = offset > 0 and response.status == 206
@@ -84,14 +86,16 @@ def _verify_and_publish(part: Path, dest: Path, url: str, sha256: str) -> Path:
     return dest
 
 
-def cached_download(url: str, filename: str, sha256: str, override: str | Path | None = None) -> Path:
-    """``override`` if given (must exist), else the cached file, else download it into the cache."""
+def cached_download(
+    url: str, filename: str, sha256: str, override: str | Path | None = None, flag: str = "--weights"
+) -> Path:
+    """``override`` (given with ``flag``) if given, else the cached file, else download it into the cache."""
     if override is not None:
         path = Path(override)
         if not path.is_file():
-            raise UserError(f"--weights {path}: no such file")
+            raise UserError(f"{flag} {path}: no such file")
         return path
     cached = cache_dir() / filename
     if cached.is_file():
         return cached
-    return download(url, cached, sha256)
+    return download(url, cached, sha256, flag=flag)

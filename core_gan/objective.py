@@ -7,8 +7,9 @@ tensors; the trainer back-propagates ``"total"`` and logs the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,7 @@ from core_gan.losses import GANLoss, clip_weights, gradient_penalty, r1_penalty
 
 Batch = tuple[torch.Tensor, ...]
 Losses = dict[str, torch.Tensor]
+T = TypeVar("T")
 
 
 class Objective(Protocol):
@@ -35,6 +37,23 @@ class Objective(Protocol):
     def after_d_step(self) -> None: ...
 
     def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor: ...
+
+
+class FakeCache:
+    """G's outputs made in D's phase of a step and reused, graph included, in G's phase on the same batch
+    (as the reference pix2pix/CycleGAN code does): one generator forward per step instead of two."""
+
+    def __init__(self) -> None:
+        self._entry: tuple[Batch, Any] | None = None
+
+    def put(self, batch: Batch, fakes: T) -> T:
+        self._entry = (batch, fakes)
+        return fakes
+
+    def take(self, batch: Batch, compute: Callable[[], T]) -> T:
+        """The stored fakes if they were made from this very ``batch``, else ``compute()``; empties the cache."""
+        entry, self._entry = self._entry, None
+        return entry[1] if entry is not None and entry[0] is batch else compute()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Recipe for datasets/samples/photos: public-domain / CC0 photos shipped with scikit-image, centre-
-cropped and resized to 256x256 JPEGs. Run once with scikit-image installed; the outputs are committed.
+"""Recipe for datasets/samples: public-domain / CC0 photos shipped with scikit-image, as ``photos/``
+(centre-cropped, resized to 256x256; pix2pix and the apps' examples) and ``hr/`` (whole photos, long
+side at most 640 px; super-resolution training). Run once with scikit-image installed; the outputs
+are committed.
 
     python datasets/make_samples.py
 """
@@ -13,6 +15,7 @@ from PIL import Image
 from skimage import data
 
 OUT = Path(__file__).with_name("samples") / "photos"
+HR = OUT.parent / "hr"
 # name -> (loader, licence as stated in scikit-image's docstring)
 PHOTOS = {
     "astronaut": (data.astronaut, "public domain (NASA)"),
@@ -32,12 +35,22 @@ def square(image: np.ndarray, size: int = 256) -> Image.Image:
     return im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
+def high_resolution(image: np.ndarray, long_side: int = 640) -> Image.Image:
+    im = Image.fromarray(image).convert("RGB")
+    factor = min(1.0, long_side / max(im.size))
+    size = (round(im.width * factor), round(im.height * factor))
+    return im if factor == 1.0 else im.resize(size, Image.Resampling.LANCZOS)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    HR.mkdir(parents=True, exist_ok=True)
     lines = ["# Licences of the bundled sample photos", "", "| file | source | licence |", "|---|---|---|"]
     for name, (load, licence) in PHOTOS.items():
-        square(load()).save(OUT / f"{name}.jpg", quality=90)
-        lines.append(f"| photos/{name}.jpg | scikit-image `data.{name}` | {licence} |")
+        image = load()
+        square(image).save(OUT / f"{name}.jpg", quality=90)
+        high_resolution(image).save(HR / f"{name}.jpg", quality=95)
+        lines.append(f"| photos/{name}.jpg, hr/{name}.jpg | scikit-image `data.{name}` | {licence} |")
     (OUT.parent / "LICENSES.md").write_text("\n".join(lines) + "\n")
 
 

@@ -109,18 +109,31 @@ def add_translation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serial", action="store_true", help="cyclegan: pair A[i] with B[i] instead of a random B")
 
 
+def add_super_resolution_flags(p: argparse.ArgumentParser) -> None:
+    from translation.srgan import CONTENT_LOSSES, SCALES
+
+    p.add_argument("--scale", type=int, choices=SCALES, help="srresnet/srgan: upscaling factor (default 4)")
+    p.add_argument("--blocks", type=positive_int, default=16, help="srresnet: residual blocks")
+    p.add_argument("--no-bn", action="store_true", help="srresnet: no batch norm (ESRGAN's finding)")
+    p.add_argument("--content-loss", choices=CONTENT_LOSSES, help="srresnet: mse, srgan: vgg54")
+    p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
+    p.add_argument("--init", type=Path, help="srgan: start G from this SRResNet run")
+    p.add_argument("--val-data", type=Path, help="srresnet/srgan: held-out HR images for validation PSNR/SSIM")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="gansuite", description="GANs and image-to-image translation on PyTorch.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser("train", help="train a model")
-    train.add_argument("model", help="gan | dcgan | cgan | pix2pix | cyclegan")
+    train.add_argument("model", help="gan | dcgan | cgan | pix2pix | cyclegan | srresnet | srgan")
     train.add_argument("--data", required=True, help="ring8 | grid25 | digits | an image folder | paired data")
     train.add_argument("--out", required=True, type=Path, help="run directory")
     add_common_training_flags(train)
     add_base_gan_flags(train)
     add_translation_flags(train)
+    add_super_resolution_flags(train)
 
     sample = sub.add_parser("sample", help="draw samples from a base GAN run")
     sample.add_argument("run", type=Path)
@@ -202,7 +215,26 @@ def build_parser() -> Parser:
     tr.add_argument("--paper-test-mode", action="store_true", help="dropout and batch statistics at test time")
     tr.add_argument("--device", default="cpu", choices=DEVICES)
 
-    sub.add_parser("models", help="list the trainable models")
+    up = sub.add_parser("upscale", help="super-resolution of images of any size, tiled")
+    up.add_argument("run", help="an SRResNet/SRGAN run, a bundled model's name, or 'bicubic'")
+    up.add_argument("inputs", type=Path, nargs="+")
+    up.add_argument("--out", required=True, type=Path)
+    up.add_argument("--scale", type=int, help="bicubic: the factor (default 4); a model: must be its own")
+    up.add_argument("--tile", type=int, default=512, help="input tile size; 0 = the whole image at once")
+    up.add_argument("--tile-overlap", type=int, default=32, help="context pixels around each tile")
+    up.add_argument("--device", default="auto", choices=DEVICES)
+
+    app = sub.add_parser("app", help="Gradio apps: edges2photo, sr, gan, or all of them as tabs")
+    app.add_argument("name", nargs="?", default="all", choices=("edges2photo", "sr", "gan", "all"))
+    app.add_argument("--checkpoint", action="append", default=[], help="a run to serve as well (repeatable)")
+    app.add_argument("--no-bundled", action="store_true", help="serve only the --checkpoint runs")
+    demo = sub.add_parser("demo", help="the hub of every app on the bundled checkpoints")
+    for p in (app, demo):
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=7860)
+        p.add_argument("--device", default="auto", choices=DEVICES)
+
+    sub.add_parser("models", help="list the trainable and the bundled models")
     return parser
 
 

@@ -16,9 +16,11 @@ from gansuite.registry import MODELS, get_spec
 
 
 def train(args: argparse.Namespace) -> None:
-    from gansuite.train import train_base_gan, train_cyclegan, train_pix2pix
+    from gansuite.train import train_base_gan, train_cyclegan, train_pix2pix, train_super_resolution
 
-    trainers = {"base": train_base_gan, "paired": train_pix2pix, "unpaired": train_cyclegan}
+    trainers = {
+        "base": train_base_gan, "paired": train_pix2pix, "unpaired": train_cyclegan, "sr": train_super_resolution
+    }  # fmt: skip
     run_dir = trainers[get_spec(args.model).family](args)
     print(f"done: {run_dir}")
 
@@ -90,8 +92,14 @@ def arithmetic(args: argparse.Namespace) -> None:
 
 
 def models(args: argparse.Namespace) -> None:
+    from gansuite.bundled import bundled_models
+
+    print("trainable (gansuite train MODEL):")
     for name, spec in MODELS.items():
-        print(f"{name:10s} {spec.description}")
+        print(f"  {name:14s} {spec.description}")
+    print("bundled (use the NAME wherever a RUN is expected):")
+    for model in bundled_models().values():
+        print(f"  {model.name:14s} {model.model:9s} {model.description}")
 
 
 def eval(args: argparse.Namespace) -> None:
@@ -180,3 +188,48 @@ def translate(args: argparse.Namespace) -> None:
         rows.append(names)
     _write_index(args.out, rows, ["input", "output", "target"][: len(rows[0])])
     print(f"wrote {len(rows)} results and index.html to {args.out}")
+
+
+def upscale(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from core_gan.data.images import open_image
+    from gansuite.inference import Upscaler
+
+    if args.tile < 0 or not 0 <= args.tile_overlap < max(args.tile, 1):
+        raise UserError(f"--tile {args.tile} --tile-overlap {args.tile_overlap}: need tile >= 0, 0 <= overlap < tile")
+    model = Upscaler(args.run, args.device, args.scale)
+    files = _input_files(args.inputs)
+    stems = [p.stem for p in files]
+    clash = next((p for p, s in zip(files, stems, strict=True) if stems.count(s) > 1), None)
+    if clash is not None:
+        raise UserError(f"{clash}: another input has the same name; outputs would overwrite each other")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in tqdm(files, desc="upscale", unit="img"):
+        image = np.asarray(open_image(path, channels=0, keep_alpha=True))
+        with tqdm(desc=path.name, unit="tile", leave=False) as bar:
+
+            def advance(done: int, total: int, bar: tqdm = bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = model(image, args.tile, args.tile_overlap, advance)
+        atomic_write(args.out / f"{path.stem}.png", lambda tmp, r=result: Image.fromarray(r).save(tmp, format="PNG"))
+    print(f"wrote {len(files)} x{model.scale} images to {args.out}")
+
+
+def app(args: argparse.Namespace) -> None:
+    from apps.common import load_models
+    from apps.hub import APPS, build_hub, launch
+    from core_gan.device import select_device
+
+    device = select_device(args.device).type
+    names = tuple(APPS) if args.name == "all" else (args.name,)
+    models = load_models(args.checkpoint, device, bundled=not args.no_bundled)
+    print(f"serving {', '.join(names)} on http://{args.host}:{args.port} ({device}); Ctrl+C stops")
+    launch(build_hub(models, names), args.host, args.port, device)
+
+
+def demo(args: argparse.Namespace) -> None:
+    args.name, args.checkpoint, args.no_bundled = "all", [], False
+    app(args)

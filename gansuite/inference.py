@@ -6,15 +6,19 @@ files. Outputs are uint8 images (N, H, W, C) or float points (N, 2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core_gan.checkpoint import load_inference
 from core_gan.device import select_device
 from core_gan.errors import UserError
+from core_gan.tiling import run_tiled
+from gansuite.bundled import resolve_run
 from gansuite.registry import MODELS, generators_from_meta
 
 BASE_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "base")
@@ -35,8 +39,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
-def load_run(run: Path, models: tuple[str, ...]) -> tuple[dict[str, Any], torch.nn.ModuleDict]:
-    """``model.json`` and the generators with their weights, for a run of one of ``models``."""
+def load_run(run: str | Path, models: tuple[str, ...]) -> tuple[dict[str, Any], torch.nn.ModuleDict]:
+    """``model.json`` and the generators with their weights, for a run (or bundled model name) of one
+    of ``models``."""
+    run = resolve_run(run)
     meta, tensors = load_inference(run)
     if meta.get("model") not in models:
         raise UserError(f"{run}: is a {meta.get('model')} model; this command needs one of {', '.join(models)}")
@@ -148,3 +154,63 @@ class Translator:
         x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         out = self.G(x.to(self.device))[:, :, :h, :w]
         return to_uint8(out)[0]
+
+
+SR_MODELS = ("srresnet", "srgan")
+
+
+class Upscaler:
+    """A super-resolution run (or ``"bicubic"``) for images of any size: ``Upscaler(run)(image)``.
+
+    uint8 images (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA in, the same channels ``scale`` times
+    larger out. RGBA: colour is premultiplied by alpha for the network and divided back after; alpha
+    itself is upscaled bicubically. Tiled (see ``core_gan.tiling``); fp16 on CUDA, fp32 elsewhere.
+    The call keeps no state, so threads may share one ``Upscaler``.
+    """
+
+    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None) -> None:
+        self.run = str(run)
+        self.device = select_device(device)
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.G: torch.nn.Module | None = None
+        if self.run == "bicubic":
+            self.scale = scale or 4
+            return
+        meta, generators = load_run(Path(run), SR_MODELS)
+        self.scale = meta["config"]["scale"]
+        if scale is not None and scale != self.scale:
+            raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")
+        self.G = generators["G"].to(self.device, self.dtype).eval()
+
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB (B, 3, h, w) in [0, 1] -> (B, 3, scale h, scale w) in [0, 1] (unclamped)."""
+        if self.G is None:
+            return self.bicubic(x)
+        out = self.G((x * 2 - 1).to(self.device, self.dtype))
+        return (out.float() + 1) / 2
+
+    def bicubic(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+
+    @torch.no_grad()
+    def __call__(
+        self, image: np.ndarray, tile: int = 512, overlap: int = 32, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+            raise UserError(f"expected a uint8 image (H, W), (H, W, 3) or (H, W, 4), got {image.dtype} {image.shape}")
+        x = torch.from_numpy(np.array(image)).float() / 255
+        x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+        try:
+            if x.shape[0] == 1:
+                rgb = run_tiled(self.network, x.expand(3, -1, -1), self.scale, tile, overlap, progress, np.float32)
+                return np.rint(rgb.mean(axis=2) * 255).astype(np.uint8)
+            if x.shape[0] == 3:
+                return run_tiled(self.network, x, self.scale, tile, overlap, progress)
+            alpha = x[3:]
+            colour = run_tiled(self.network, x[:3] * alpha, self.scale, tile, overlap, progress, np.float32)
+            alpha_up = run_tiled(self.bicubic, alpha, self.scale, tile, overlap, dtype=np.float32)
+            straight = np.where(alpha_up > 1 / 510, colour / np.maximum(alpha_up, 1 / 510), 0.0)
+            rgba = np.concatenate([straight.clip(0, 1), alpha_up], axis=2)
+            return np.rint(rgba * 255).astype(np.uint8)
+        except RuntimeError as e:
+            raise UserError(f"upscaling with {self.run} failed: {str(e).splitlines()[0]}") from e

@@ -13,12 +13,13 @@ from core_gan.errors import UserError
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.nn import init_weights
-from translation import cyclegan, pix2pix
+from translation import cyclegan, pix2pix, srgan
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A trainable model: its config class, how to build its generators and discriminators."""
+    """A trainable model: its config class, how to build its generators and discriminators.
+    ``dcgan_init``: start from N(0, 0.02) weights; otherwise the networks initialise themselves."""
 
     name: str
     family: str
@@ -26,6 +27,7 @@ class ModelSpec:
     config_cls: type
     generators: Callable[[Any], dict[str, nn.Module]]
     discriminators: Callable[[Any], dict[str, nn.Module]]
+    dcgan_init: bool = True
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -51,6 +53,15 @@ MODELS: dict[str, ModelSpec] = {
             "cyclegan", "unpaired", "CycleGAN (Zhu et al. 2017): two ResNet G, two PatchGANs, cycle + identity",
             cyclegan.CycleGANConfig, cyclegan.build_generators, cyclegan.build_discriminators,
         ),
+        ModelSpec(
+            "srresnet", "sr", "SRResNet (Ledig et al. 2017): super-resolution on a pixel loss",
+            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)}, lambda c: {}, dcgan_init=False,
+        ),
+        ModelSpec(
+            "srgan", "sr", "SRGAN (Ledig et al. 2017): SRResNet + VGG content loss + adversarial term",
+            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)},
+            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, dcgan_init=False,
+        ),
     )
 }  # fmt: skip
 
@@ -62,11 +73,12 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build(name: str, config: Any, *, init: bool = True) -> tuple[nn.ModuleDict, nn.ModuleDict]:
-    """Fresh generators and discriminators, initialised N(0, 0.02) (DCGAN section 4) when ``init``."""
+    """Fresh generators and discriminators, initialised N(0, 0.02) (DCGAN section 4) when ``init`` and
+    the model uses that initialisation."""
     spec = get_spec(name)
     generators = nn.ModuleDict(spec.generators(config))
     discriminators = nn.ModuleDict(spec.discriminators(config))
-    if init:
+    if init and spec.dcgan_init:
         init_weights(generators)
         init_weights(discriminators)
     return generators, discriminators

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from core_gan.config import config_from_dict
 from core_gan.data.digits import digits_dataset
-from core_gan.data.folders import PairedFolder, UnpairedFolder
+from core_gan.data.folders import PairedFolder, SRFolder, UnpairedFolder
 from core_gan.data.images import ImageFolder
 from core_gan.data.stream import steps_per_epoch
 from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
@@ -25,11 +27,13 @@ from core_gan.metrics.generator import SampleDistance
 from core_gan.metrics.image_quality import validation_psnr_ssim
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.mlp import MLPGANConfig
+from core_gan.models.vgg import load_vgg_features
 from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite.registry import build, get_spec
 from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
+from translation.srgan import ContentLoss, SRLoss, SRObjective, SRResNetConfig
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,10 @@ def _validation(args: argparse.Namespace, transform: PairedTransformConfig) -> P
     return PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict)
 
 
-def paired_validation(val: PairedFolder, n: int) -> Evaluator:
-    """L1, PSNR and SSIM (RGB, 8-bit protocol) of G on the first ``n`` validation pairs."""
-    batches = [tuple(t[None] for t in val[i]) for i in range(min(n, len(val)))]
+def validation(pairs: Dataset, n: int, crop_border: int = 0, y_channel: bool = False) -> Evaluator:
+    """L1, PSNR and SSIM (8-bit protocol) of G on the first ``n`` (input, target) pairs, one at a time
+    (whole validation images may differ in size): RGB for pix2pix, Y with the scale cropped for SR."""
+    batches = [tuple(t[None] for t in pairs[i]) for i in range(min(n, len(pairs)))]
 
     def evaluate(generators: nn.ModuleDict) -> dict[str, float]:
         G = generators["G"]
@@ -212,7 +217,7 @@ def paired_validation(val: PairedFolder, n: int) -> Evaluator:
         for x, y in batches:
             out = G(x.to(device)).float().cpu()
             l1 += (out - y).abs().mean().item()
-            p, s = validation_psnr_ssim(out, y, crop_border=0, y_channel=False)
+            p, s = validation_psnr_ssim(out, y, crop_border, y_channel)
             psnr_sum, ssim_sum = psnr_sum + p, ssim_sum + s
         k = len(batches)
         return {"l1": l1 / k, "psnr": psnr_sum / k, "ssim": ssim_sum / k}
@@ -270,7 +275,7 @@ def train_pix2pix(args: argparse.Namespace) -> Path:
         objective, data, args.out, config,
         model_meta={"model": "pix2pix", "config": asdict(net), "direction": args.direction},
         settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
-        evaluator=paired_validation(val, args.eval_samples) if val is not None else None,
+        evaluator=validation(val, args.eval_samples) if val is not None else None,
     )  # fmt: skip
     return trainer.fit(resume=args.resume)
 
@@ -300,5 +305,63 @@ def train_cyclegan(args: argparse.Namespace) -> Path:
         objective, data, args.out, translation_train_config(args, data),
         model_meta={"model": "cyclegan", "config": asdict(net)},
         settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
+    )  # fmt: skip
+    return trainer.fit(resume=args.resume)
+
+
+# Ledig et al. section 3.2: SRResNet 10^6 updates at 1e-4; SRGAN 10^5 at 1e-4 then 10^5 at 1e-5.
+SR_STEPS = {"srresnet": 1_000_000, "srgan": 200_000}
+
+
+def _sr_network(args: argparse.Namespace, init: dict[str, Any] | None) -> SRResNetConfig:
+    """``--scale`` etc., or the architecture of the ``--init`` run (which must agree with ``--scale``)."""
+    if init is None:
+        return SRResNetConfig(scale=args.scale or 4, features=args.ngf, blocks=args.blocks, batch_norm=not args.no_bn)
+    net = config_from_dict(SRResNetConfig, init["config"])
+    if args.scale is not None and args.scale != net.scale:
+        raise UserError(f"--scale {args.scale}: the --init run {args.init} is x{net.scale}")
+    return net
+
+
+def train_super_resolution(args: argparse.Namespace) -> Path:
+    """SRResNet (pixel loss, best checkpoint by validation PSNR) or SRGAN (content + 1e-3 adversarial,
+    from ``--init`` SRResNet weights); Adam (0.9, 0.999) at 1e-4, 96 px HR crops, batch 16."""
+    from gansuite.inference import load_run
+
+    torch.manual_seed(args.seed)
+    init_meta, init_generators = load_run(args.init, ("srresnet", "srgan")) if args.init else (None, None)
+    if args.model == "srgan" and args.init is None:
+        warnings.warn(
+            "training SRGAN from scratch; the paper starts from a trained SRResNet (--init RUN)", stacklevel=2
+        )
+    net = _sr_network(args, init_meta)
+    crop, batch_size = args.image_size or 96, args.batch_size or 16
+    data = SRFolder(args.data, net.scale, crop, seed=args.seed, strict=args.strict, min_length=batch_size)
+    val = SRFolder(args.val_data, net.scale, train=False, strict=args.strict) if args.val_data else None
+    shown = SRFolder(args.val_data or args.data, net.scale, crop, seed=args.seed)
+    preview_pairs = tuple(torch.stack(t) for t in zip(*(shown[i] for i in range(min(4, len(shown)))), strict=True))
+    generators, discriminators = build(args.model, net)
+    if init_generators is not None:
+        generators.load_state_dict(init_generators.state_dict())
+    gan = args.model == "srgan"
+    loss = SRLoss(content=args.content_loss or ("vgg54" if gan else "mse"), adversarial_weight=1e-3 if gan else 0.0)
+    vgg = load_vgg_features(loss.content, args.vgg_weights) if loss.content.startswith("vgg") else None
+    content = ContentLoss(loss.content, vgg).to(select_device(args.device))
+    objective = SRObjective(generators["G"], discriminators["D"] if gan else None, loss, content, preview_pairs)
+    steps = args.steps or SR_STEPS[args.model]
+    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
+    config = TrainConfig(
+        steps=steps, batch_size=batch_size, lr_g=args.lr or 1e-4, lr_d=args.lr_d or args.lr or 1e-4,
+        betas=(0.9, 0.999), lr_policy="step" if gan else "linear", decay_steps=steps // 2 if gan else 0,
+        ema=args.ema or 0.0, device=args.device, precision=args.precision, channels_last=args.channels_last,
+        compile=args.compile, seed=args.seed, num_workers=args.num_workers, log_every=args.log_every,
+        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_every=eval_every,
+        best_metric="psnr" if val is not None and not gan else "",
+    )  # fmt: skip
+    trainer = Trainer(
+        objective, data, args.out, config,
+        model_meta={"model": args.model, "config": asdict(net)},
+        settings={"objective": asdict(loss), "data": str(args.data), "crop": crop, "init": str(args.init or "")},
+        evaluator=validation(val, args.eval_samples, crop_border=net.scale, y_channel=True) if val else None,
     )  # fmt: skip
     return trainer.fit(resume=args.resume)

@@ -10,6 +10,7 @@ from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, n
 from gansuite.registry import MODELS, build
 from translation.cyclegan import CycleGANConfig
 from translation.pix2pix import Pix2PixConfig
+from translation.srgan import SRResNetConfig
 
 # One tiny config per registered model: a model added without one fails test_every_registered_model.
 TINY = {
@@ -18,11 +19,16 @@ TINY = {
     "cgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=3),
     "pix2pix": Pix2PixConfig(netG="unet_32", ngf=4, ndf=4),
     "cyclegan": CycleGANConfig(netG="resnet_1blocks", ngf=4, ndf=4),
+    "srresnet": SRResNetConfig(scale=2, features=4, blocks=1),
+    "srgan": SRResNetConfig(scale=2, features=4, blocks=1),
 }
 
 
 def _forward(name, config, G, D, n=4):
-    """D's logits on G's output for a batch of n, whatever the model's inputs are."""
+    """D's logits on G's output for a batch of n (G's output alone without a D), whatever the inputs are."""
+    if name in ("srresnet", "srgan"):
+        sr = G(torch.rand(n, 3, 8, 8) * 2 - 1)
+        return D(sr) if D is not None else sr
     if name == "cyclegan":
         return D(G(torch.rand(n, 3, 32, 32) * 2 - 1))
     if name == "pix2pix":
@@ -40,14 +46,14 @@ def test_every_registered_model_runs_forward_and_backward(name):
     assert name in TINY, f"add a tiny config for {name!r} to TINY"
     config = TINY[name]
     generators, discriminators = build(name, config)
-    # CycleGAN's G_AB feeds D_B; every other model has one G and one D.
+    # CycleGAN's G_AB feeds D_B; every other model has one G and one D (SRResNet has none).
     G = generators["G_AB"] if "G_AB" in generators else generators["G"]
-    D = discriminators["D_B"] if "D_B" in discriminators else discriminators["D"]
+    D = next(iter(discriminators.values()), None) if "D_B" not in discriminators else discriminators["D_B"]
     logits = _forward(name, config, G, D)
     assert logits.shape[0] == 4 and torch.isfinite(logits).all()
     logits.sum().backward()
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
-    assert all(p.grad is not None for p in D.parameters() if p.requires_grad)
+    assert D is None or all(p.grad is not None for p in D.parameters() if p.requires_grad)
 
 
 @pytest.mark.parametrize("size", IMAGE_SIZES)

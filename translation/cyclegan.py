@@ -17,7 +17,7 @@ from torch import nn
 from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm
-from core_gan.objective import Batch, Losses
+from core_gan.objective import Batch, FakeCache, Losses
 from translation.pix2pix import GAN_MODES
 
 
@@ -108,7 +108,7 @@ class CycleGANObjective:
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.pools = {"A": ImagePool(loss.pool_size), "B": ImagePool(loss.pool_size)}
         self.preview_pairs = preview_pairs
-        self._fakes: tuple[Batch, torch.Tensor, torch.Tensor] | None = None
+        self.fakes = FakeCache()
 
     def d_loss(self, batch: Batch) -> Losses:
         """Each D on real images vs a pool of past fakes, halved as in the reference code.
@@ -117,8 +117,7 @@ class CycleGANObjective:
         """
         a, b = batch
         g, f = self.generators["G_AB"], self.generators["G_BA"]
-        fake_b, fake_a = g(a), f(b)
-        self._fakes = (batch, fake_b, fake_a)
+        fake_b, fake_a = self.fakes.put(batch, (g(a), f(b)))
         d_a, d_b = self.discriminators["D_A"], self.discriminators["D_B"]
         losses = {
             "D_B": 0.5 * self.gan.d_loss(d_b(b), d_b(self.pools["B"].query(fake_b))),
@@ -136,11 +135,7 @@ class CycleGANObjective:
         a, b = batch
         c = self.config
         g, f = self.generators["G_AB"], self.generators["G_BA"]
-        if self._fakes is not None and self._fakes[0] is batch:
-            _, fake_b, fake_a = self._fakes
-        else:
-            fake_b, fake_a = g(a), f(b)
-        self._fakes = None
+        fake_b, fake_a = self.fakes.take(batch, lambda: (g(a), f(b)))
         losses = {
             "adv_AB": self.gan.g_loss(self.discriminators["D_B"](fake_b)),
             "adv_BA": self.gan.g_loss(self.discriminators["D_A"](fake_a)),

@@ -16,7 +16,7 @@ from torch import nn
 from core_gan.losses import GANLoss, gradient_penalty
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm
-from core_gan.objective import Batch, Losses
+from core_gan.objective import Batch, FakeCache, Losses
 
 GAN_MODES = {"vanilla": "nonsaturating", "lsgan": "lsgan", "wgan-gp": "wgan-gp", "hinge": "hinge"}
 
@@ -69,7 +69,7 @@ class Pix2PixObjective:
         self.config = loss
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.preview_pairs = preview_pairs
-        self._fake: tuple[Batch, torch.Tensor] | None = None
+        self.fakes = FakeCache()
 
     def _critic(self, x: torch.Tensor):
         D = self.discriminators["D"]
@@ -81,8 +81,7 @@ class Pix2PixObjective:
         G(x) is computed once per step, with its graph kept for G's update (as the reference code does).
         """
         x, y = batch
-        fake = self.generators["G"](x)
-        self._fake = (batch, fake)
+        fake = self.fakes.put(batch, self.generators["G"](x))
         critic = self._critic(x)
         losses = {"adv": 0.5 * self.gan.d_loss(critic(y), critic(fake.detach()))}
         if self.config.gan_mode == "wgan-gp":
@@ -96,8 +95,7 @@ class Pix2PixObjective:
     def g_loss(self, batch: Batch) -> Losses:
         """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``."""
         x, y = batch
-        fake = self._fake[1] if self._fake is not None and self._fake[0] is batch else self.generators["G"](x)
-        self._fake = None
+        fake = self.fakes.take(batch, lambda: self.generators["G"](x))
         losses = {"l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float())}
         if self.config.lambda_gan > 0:
             losses["adv"] = self.config.lambda_gan * self.gan.g_loss(self._critic(x)(fake))

@@ -60,6 +60,13 @@ def edge_map(photo: np.ndarray, config: EdgeConfig = EdgeConfig()) -> np.ndarray
     return np.repeat(sketch[:, :, None], 3, axis=2)
 
 
+def photo_and_edges(image: Image.Image, config: EdgeConfig = EdgeConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """The recipe of ``gansuite data edges`` (and of the edges-to-photo app): the centre square at
+    ``config.size``, and its Canny sketch; both uint8 RGB (size, size, 3)."""
+    photo = np.asarray(_square(image, config.size))
+    return photo, edge_map(photo, config)
+
+
 def _save_png(array: np.ndarray, path: Path) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
@@ -69,8 +76,8 @@ def build_edges(src: str | Path, dst: str | Path, config: EdgeConfig = EdgeConfi
     files = readable(list_images(src))
     out = Path(dst)
     for path in tqdm(files, desc="edges", unit="img"):
-        photo = np.asarray(_square(open_image(path), config.size))
-        _save_png(np.concatenate([edge_map(photo, config), photo], axis=1), out / f"{path.stem}.png")
+        photo, edges = photo_and_edges(open_image(path), config)
+        _save_png(np.concatenate([edges, photo], axis=1), out / f"{path.stem}.png")
     return len(files)
 
 

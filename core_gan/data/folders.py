@@ -137,8 +137,9 @@ def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
 class SRFolder(RobustDataset):
     """Super-resolution data: ``DATA/`` (or ``DATA/HR``) of HR images, LR made on the fly, or
     ``DATA/HR`` + ``DATA/LR_x{scale}`` matched by name. Training yields random HR crops of
-    ``crop`` pixels with the matching LR crop, flipped and rotated together; evaluation yields whole
-    images (HR cut to a multiple of the scale)."""
+    ``crop`` pixels with the matching LR crop, flipped and rotated together, enough crops per image
+    per epoch for ``min_length`` items (a few large photos still fill a batch); evaluation yields
+    whole images (HR cut to a multiple of the scale)."""
 
     def __init__(
         self,
@@ -148,6 +149,7 @@ class SRFolder(RobustDataset):
         train: bool = True,
         seed: int | None = None,
         strict: bool = False,
+        min_length: int = 1,
     ) -> None:
         super().__init__()
         if crop % scale:
@@ -155,6 +157,7 @@ class SRFolder(RobustDataset):
         self.root, self.scale, self.crop, self.train, self.strict = Path(root), scale, crop, train, strict
         hr_dir = self.root / "HR" if (self.root / "HR").is_dir() else self.root
         self.hr = readable(list_images(hr_dir), strict)
+        self.repeat = -(-min_length // len(self.hr)) if train else 1
         lr_dir = self.root / f"LR_x{scale}"
         self.lr: dict[str, Path] = {}
         if lr_dir.is_dir():
@@ -166,14 +169,14 @@ class SRFolder(RobustDataset):
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        return len(self.hr)
+        return len(self.hr) * self.repeat
 
     def reseed(self, seed: int) -> None:
         self.augment.set_random_seed(seed)
         self.rng = np.random.default_rng(seed)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        path = self.hr[i]
+        path = self.hr[i % len(self.hr)]
         hr = crop_to_multiple(_read(path), self.scale)
         s = self.scale
         lr = _read(self.lr[path.stem]) if self.lr else None

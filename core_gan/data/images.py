@@ -49,22 +49,29 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(array, 0, 1) * 255).round().astype(np.uint8))  # mode F in [0, 1]
 
 
-def open_image(path: str | Path, channels: int = 3, keep_alpha: bool = False) -> Image.Image:
-    """Decode ``path`` fully, as RGB (3 channels), RGBA (``keep_alpha``) or L (1 channel)."""
+def open_image(
+    path: str | Path, channels: int = 3, keep_alpha: bool = False, max_pixels: int | None = None
+) -> Image.Image:
+    """Decode ``path`` fully, as RGB (3 channels), RGBA (``keep_alpha``) or L (1 channel); ``channels = 0``
+    keeps grayscale images L (and the rest RGB or, with ``keep_alpha``, RGBA). Files over
+    ``max_pixels`` (default ``MAX_PIXELS``) are refused from their header, before decoding."""
+    max_pixels = max_pixels or MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise Unreadable(f"{path}: {im.width}x{im.height} exceeds the {MAX_PIXELS:,}-pixel limit")
+                if im.width * im.height > max_pixels:
+                    raise Unreadable(f"{path}: {im.width}x{im.height} exceeds the {max_pixels:,}-pixel limit")
                 im.load()
                 im = ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:  # fmt: skip
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+        raise Unreadable(f"{path}: exceeds the {limit:,}-pixel limit (a possible decompression bomb)") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise Unreadable(f"{path}: cannot read image ({e})") from e
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         im = _to_8bit(im)
-    if channels == 1:
+    if channels == 1 or (channels == 0 and im.mode in ("1", "L")):
         return im.convert("L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")

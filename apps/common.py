@@ -1,0 +1,94 @@
+"""What every app shares: the models loaded once at start-up, and turning bad input into gr.Error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from core_gan.data.images import open_image
+from core_gan.errors import UserError
+from gansuite.bundled import bundled_models, resolve_run
+from gansuite.inference import BASE_MODELS, SR_MODELS, BaseGANModel, Translator, Upscaler
+
+MIN_SIDE = 8
+# Uploads above this many pixels are refused before any work (a 10,000 x 10,000 photo would need
+# 16 x 100 M output pixels at x4); super-resolution input is further capped by MAX_SR_INPUT_PIXELS.
+MAX_UPLOAD_PIXELS = 40_000_000
+MAX_SR_INPUT_PIXELS = 2048 * 2048
+
+
+def uploaded_image(**kwargs) -> gr.Image:
+    """An image upload whose file reaches the handler undecoded (its path): Gradio's own decoding
+    would fail on a bad file with a generic error; :func:`read_upload` names the file and the problem.
+    (The instance's ``preprocess`` is replaced: a subclass would make Gradio write a .pyi stub.)"""
+    image = gr.Image(type="filepath", format="png", **kwargs)
+    image.preprocess = lambda payload: None if payload is None else payload.path
+    return image
+
+
+@dataclass
+class AppModels:
+    """Every model the apps serve, keyed by the name shown in the UI; read-only once loaded."""
+
+    translators: dict[str, Translator] = field(default_factory=dict)
+    upscalers: dict[str, Upscaler] = field(default_factory=dict)
+    gans: dict[str, BaseGANModel] = field(default_factory=dict)
+
+
+def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: bool = True) -> AppModels:
+    """The bundled checkpoints (when ``bundled``) and every run in ``runs``, each in the app its
+    model type belongs to; bicubic x2 and x4 are always offered for super-resolution."""
+    models = AppModels(upscalers={f"bicubic x{s}": Upscaler("bicubic", device, s) for s in (2, 4)})
+    sources = [str(m.path) for m in bundled_models().values()] if bundled else []
+    for run in [*sources, *(runs or [])]:
+        path = resolve_run(run)
+        meta_path = path / "model.json"
+        if not meta_path.is_file():
+            raise UserError(f"{meta_path}: missing; is {run} a finished gansuite run?")
+        kind = json.loads(meta_path.read_text()).get("model")
+        name = path.name
+        if kind == "pix2pix":
+            models.translators[name] = Translator(path, device)
+        elif kind in SR_MODELS:
+            upscaler = Upscaler(path, device)
+            models.upscalers[f"{name} x{upscaler.scale}"] = upscaler
+        elif kind in BASE_MODELS:
+            models.gans[name] = BaseGANModel(path, device)
+        else:
+            raise UserError(f"{run}: a {kind} model has no app (apps serve pix2pix, SR and base GANs)")
+    return models
+
+
+def read_upload(path: str | None, what: str = "an image") -> np.ndarray:
+    """An uploaded file (Gradio passes a temporary path) -> uint8 (H, W, 3|4) or (H, W), checked."""
+    if not path:
+        raise UserError(f"no image: upload {what} first")
+    name = Path(path).name
+    try:
+        image = np.array(open_image(path, channels=0, keep_alpha=True, max_pixels=MAX_UPLOAD_PIXELS))
+    except UserError as e:
+        raise UserError(f"{name}: {str(e).split(': ', 1)[-1]}") from e
+    check_size(image, name)
+    return image
+
+
+def check_size(image: np.ndarray, name: str, max_pixels: int = MAX_UPLOAD_PIXELS) -> None:
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UserError(f"{name}: {w}x{h} is too small; the smallest accepted side is {MIN_SIDE} pixels")
+    if h * w > max_pixels:
+        raise UserError(f"{name}: {w}x{h} has more than the {max_pixels:,} pixels this app accepts")
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Gray -> RGB; RGBA -> RGB over white."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:].astype(np.float32) / 255
+        return np.rint(image[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return image

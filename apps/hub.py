@@ -1,0 +1,63 @@
+"""The hub: every app as a tab of one Gradio Blocks (or one app alone), with a bounded queue."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from apps import edges2photo, gan, sr
+from apps.common import AppModels
+from core_gan.errors import UserError
+
+# name -> (tab title, builder, which models it needs)
+APPS: dict[str, tuple[str, Callable[..., None], str]] = {
+    "edges2photo": ("Edges to photo", edges2photo.build, "translators"),
+    "sr": ("Super-resolution", sr.build, "upscalers"),
+    "gan": ("GAN sampling", gan.build, "gans"),
+}
+QUEUE_SIZE = 32
+
+
+def guard(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input (UserError) becomes a gr.Error toast with its one-line message; the server goes on."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except UserError as e:
+            raise gr.Error(str(e)) from e
+
+    return wrapper
+
+
+def build_hub(models: AppModels, apps: tuple[str, ...] = tuple(APPS)) -> gr.Blocks:
+    """Tabs for ``apps`` that have models (an app asked for alone must have some)."""
+    available = [name for name in apps if getattr(models, APPS[name][2])]
+    if not available:
+        raise UserError(f"no model for {', '.join(apps)}: pass --checkpoint RUN (or use `gansuite demo`)")
+    with gr.Blocks(title="gansuite") as demo:
+        gr.Markdown("# gansuite\nGANs and image-to-image translation on PyTorch.")
+        if len(available) == 1:
+            APPS[available[0]][1](models, guard)
+        else:
+            with gr.Tabs():
+                for name in available:
+                    with gr.Tab(APPS[name][0]):
+                        APPS[name][1](models, guard)
+    return demo
+
+
+def concurrency(device: str) -> int:
+    """Requests per event computed at once: 1 on a CPU (one call already uses every core), 2 on a GPU."""
+    return 2 if device.startswith("cuda") else 1
+
+
+def launch(demo: gr.Blocks, host: str, port: int, device: str, block: bool = True) -> tuple[Any, str]:
+    """Serve ``demo``; returns (FastAPI app, URL). ``block`` waits until the server is stopped."""
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency(device))
+    app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
+    return app, url

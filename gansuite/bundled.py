@@ -1,0 +1,43 @@
+"""Checkpoints that ship with gansuite (``gansuite/checkpoints/NAME``): every RUN argument also
+accepts their NAME. They are trained on the bundled samples by ``python -m apps.train_bundled``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core_gan.errors import UserError
+
+CHECKPOINTS = Path(__file__).with_name("checkpoints")
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    name: str
+    path: Path
+    model: str
+    description: str
+
+
+def bundled_models() -> dict[str, BundledModel]:
+    """Name -> bundled model, for every folder of ``gansuite/checkpoints`` holding a model.json."""
+    found = {}
+    for meta_path in sorted(CHECKPOINTS.glob("*/model.json")):
+        folder = meta_path.parent
+        training = folder / "training.json"
+        description = json.loads(training.read_text()).get("description", "") if training.is_file() else ""
+        found[folder.name] = BundledModel(folder.name, folder, json.loads(meta_path.read_text())["model"], description)
+    return found
+
+
+def resolve_run(run: str | Path) -> Path:
+    """A run directory as given, else the bundled model of that name."""
+    path = Path(run)
+    if path.exists():
+        return path
+    bundled = bundled_models()
+    if str(run) in bundled:
+        return bundled[str(run)].path
+    names = ", ".join(bundled) or "none installed"
+    raise UserError(f"{run}: no such run directory or bundled model (bundled: {names})")

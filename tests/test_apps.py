@@ -1,0 +1,193 @@
+"""The Gradio apps: handlers on arrays, then the hub over real HTTP with gradio_client, concurrency,
+and a headless browser where one is installed. Tiny models trained for one step stand in for the
+bundled ones (the bundled checkpoints are checked separately)."""
+
+import os
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apps import edges2photo, gan, sr
+from apps.common import load_models
+from apps.hub import build_hub, launch
+from core_gan.errors import UserError
+from gansuite.bundled import bundled_models
+from gansuite.cli import main
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("apps")
+    rng = np.random.default_rng(0)
+    (root / "pairs" / "train").mkdir(parents=True)
+    (root / "hr").mkdir()
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (32, 64, 3)).astype(np.uint8)).save(root / "pairs" / "train" / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "hr" / f"{i}.png")
+    quick = ["--steps", "1", "--log-every", "1", "--seed", "0"]
+    commands = {
+        "p2p": ["pix2pix", "--data", str(root / "pairs"), "--netG", "unet_32", "--ngf", "4", "--ndf", "4",
+                "--image-size", "32"],
+        "sr4": ["srresnet", "--data", str(root / "hr"), "--blocks", "1", "--ngf", "4", "--image-size", "16",
+                "--batch-size", "2"],
+        "digits": ["dcgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8"],
+        "cdigits": ["cgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8",
+                    "--conditioning", "projection"],
+    }  # fmt: skip
+    for name, args in commands.items():
+        assert main(["train", *args, "--out", str(root / name), *quick]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def models(runs):
+    return load_models([str(runs / n) for n in ("p2p", "sr4", "digits", "cdigits")], "cpu", bundled=False)
+
+
+def _png(path, array):
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+def test_models_load_once_into_their_apps(models):
+    assert set(models.translators) == {"p2p"}
+    assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4"}
+    assert set(models.gans) == {"digits", "cdigits"}
+
+
+def test_edges2photo_from_a_sketch_and_from_a_photo(models, tmp_path):
+    canvas = np.full((64, 64, 4), 255, np.uint8)
+    canvas[30:33, 5:60, :3] = 0
+    edges, photo = edges2photo.edges2photo(models, {"composite": canvas}, None, "p2p")
+    assert edges.shape == photo.shape == (64, 64, 3) and (edges[31, 10] == 0).all()
+    upload = _png(tmp_path / "photo.png", np.random.default_rng(1).integers(0, 256, (80, 120, 3)).astype(np.uint8))
+    edges, photo = edges2photo.edges2photo(models, None, upload, "p2p")
+    assert edges.shape == photo.shape == (256, 256, 3)  # the `data edges` recipe: centre square at 256
+    with pytest.raises(UserError, match="draw edges on the sketchpad or upload a photo"):
+        edges2photo.edges2photo(models, {"composite": np.full((64, 64, 4), 255, np.uint8)}, None, "p2p")
+
+
+def test_upscale_is_really_4x_for_rgb_gray_and_rgba(models, tmp_path):
+    rng = np.random.default_rng(2)
+    for name, array in (("rgb", rng.integers(0, 256, (24, 20, 3))), ("gray", rng.integers(0, 256, (24, 20))),
+                        ("rgba", rng.integers(0, 256, (24, 20, 4)))):  # fmt: skip
+        path = _png(tmp_path / f"{name}.png", array.astype(np.uint8))
+        (before, after), saved = sr.upscale(models, path, "sr4 x4", progress=lambda *a, **k: None)
+        assert after.shape == before.shape == (96, 80, *array.shape[2:])
+        with Image.open(saved) as im:
+            assert im.format == "PNG" and im.size == (80, 96)
+            assert np.array_equal(np.asarray(im), after)  # the download is exactly what is shown
+    (_, after), _ = sr.upscale(models, path, "bicubic x2", progress=lambda *a, **k: None)
+    assert after.shape[:2] == (48, 40)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: (p.write_text("not an image"), str(p))[1], "cannot read image"),
+        (lambda p: None, "upload an image first"),
+        (lambda p: _png(p, np.zeros((1, 1, 3), np.uint8)), "too small"),
+        (lambda p: (Image.new("L", (10_000, 10_000)).save(p), str(p))[1], "pixel limit"),
+    ],
+    ids=["non-image", "empty", "1x1", "10000x10000"],
+)
+def test_bad_uploads_give_one_line_messages(models, tmp_path, make, message):
+    path = make(tmp_path / "upload.png")
+    with pytest.raises(UserError, match=message) as e:
+        sr.upscale(models, path, "bicubic x4", progress=lambda *a, **k: None)
+    assert "\n" not in str(e.value)
+
+
+def test_sample_and_interpolate(models):
+    grid = gan.sample(models, "digits", seed=3, n=5, label=None)
+    assert grid.ndim == 3 and grid.shape[2] == 3
+    assert np.array_equal(grid, gan.sample(models, "digits", seed=3, n=5, label=None))  # seeded, stateless
+    strip = gan.interpolate(models, "cdigits", seed_a=1, seed_b=2, steps=6, label=7)
+    assert strip.shape[1] > 5 * strip.shape[0]  # one row of six
+    with pytest.raises(UserError, match=r"1\.\.64"):
+        gan.sample(models, "digits", seed=0, n=0, label=None)
+
+
+@pytest.fixture(scope="module")
+def server(models):
+    demo = build_hub(models)
+    _, url = launch(demo, "127.0.0.1", None, "cpu", block=False)
+    yield url
+    demo.close()
+
+
+def test_the_hub_over_http_answers_and_survives_a_bad_upload(server, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(server, verbose=False)
+    good = _png(tmp_path / "good.png", np.random.default_rng(3).integers(0, 256, (16, 12, 3)).astype(np.uint8))
+    (tmp_path / "bad.png").write_text("no image here")
+    with pytest.raises(AppError, match=r"bad\.png: cannot read image"):
+        client.predict(handle_file(str(tmp_path / "bad.png")), "sr4 x4", api_name="/upscale")
+    _, download = client.predict(handle_file(good), "sr4 x4", api_name="/upscale")
+    with Image.open(download) as im:
+        assert im.size == (48, 64) and im.format == "PNG"
+    grid = client.predict("cdigits", 0, 4, 2, api_name="/sample")
+    assert Image.open(grid).format == "PNG"
+    strip = client.predict("digits", 1, 2, 4, -1, api_name="/interpolate")
+    assert Image.open(strip).size[0] > Image.open(strip).size[1]
+    _, photo = client.predict(None, handle_file(good), "p2p", api_name="/edges2photo")
+    assert Image.open(photo).size == (256, 256)
+
+
+def test_eight_concurrent_clients_get_their_own_results(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    sizes = [(12 + i, 10 + 2 * i) for i in range(8)]
+    files = [_png(tmp_path / f"{i}.png", np.full((h, w, 3), 30 * i, np.uint8)) for i, (h, w) in enumerate(sizes)]
+    results: dict[int, tuple[int, int]] = {}
+
+    def call(i):
+        _, download = Client(server, verbose=False).predict(handle_file(files[i]), "sr4 x4", api_name="/upscale")
+        with Image.open(download) as im:
+            results[i] = im.size
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == {i: (4 * w, 4 * h) for i, (h, w) in enumerate(sizes)}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (Debian: apt-get install chromium)")
+def test_a_real_browser_uploads_clicks_and_sees_the_result(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    upload = _png(tmp_path / "photo.png", np.random.default_rng(4).integers(0, 256, (32, 32, 3)).astype(np.uint8))
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]  # fmt: skip
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page()
+        page.goto(server)
+        page.get_by_role("tab", name="Super-resolution").click()
+        page.locator("#sr-image input[type=file]").set_input_files(upload)
+        page.locator("#sr-image img").first.wait_for(timeout=30_000)  # the upload has landed
+        page.get_by_role("button", name="Upscale").click()
+        page.locator("#sr-download a").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "sr.png"))
+        shown = page.locator("#sr-download").inner_text()
+        browser.close()
+    assert "photo_x4" in shown and os.path.getsize(tmp_path / "sr.png") > 0
+
+
+def test_bundled_checkpoints_are_small_fp16_and_load(tmp_path):
+    bundled = bundled_models()
+    if not bundled:
+        pytest.skip("no bundled checkpoints in gansuite/checkpoints yet")
+    total = sum(f.stat().st_size for m in bundled.values() for f in m.path.iterdir())
+    assert total <= 25 * 2**20
+    models = load_models(None, "cpu")
+    assert models.translators and models.gans and len(models.upscalers) > 2
