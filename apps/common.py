@@ -13,6 +13,7 @@ from core_gan.data.images import open_image
 from core_gan.errors import UserError
 from gansuite.bundled import bundled_models, resolve_run
 from gansuite.inference import BASE_MODELS, SR_MODELS, BaseGANModel, Translator, Upscaler
+from gansuite.weights import import_available
 
 MIN_SIDE = 8
 # Uploads above this many pixels are refused before any work (a 10,000 x 10,000 photo would need
@@ -40,10 +41,13 @@ class AppModels:
 
 
 def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: bool = True) -> AppModels:
-    """The bundled checkpoints (when ``bundled``) and every run in ``runs``, each in the app its
-    model type belongs to; bicubic x2 and x4 are always offered for super-resolution."""
+    """The bundled checkpoints and imported weights (when ``bundled``; Real-ESRGAN is imported on the
+    spot when the optional extra is installed) and every run in ``runs``, each in the app its model
+    type belongs to; bicubic x2 and x4 are always offered for super-resolution."""
     models = AppModels(upscalers={f"bicubic x{s}": Upscaler("bicubic", device, s) for s in (2, 4)})
     sources = [str(m.path) for m in bundled_models().values()] if bundled else []
+    if bundled:
+        sources += [str(path) for path in import_available().values()]
     for run in [*sources, *(runs or [])]:
         path = resolve_run(run)
         meta_path = path / "model.json"

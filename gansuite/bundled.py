@@ -32,12 +32,14 @@ def bundled_models() -> dict[str, BundledModel]:
 
 
 def resolve_run(run: str | Path) -> Path:
-    """A run directory as given, else the bundled model of that name."""
+    """A run directory as given, else the bundled or imported model of that name."""
+    from gansuite.weights import imported_runs
+
     path = Path(run)
     if path.exists():
         return path
-    bundled = bundled_models()
-    if str(run) in bundled:
-        return bundled[str(run)].path
-    names = ", ".join(bundled) or "none installed"
-    raise UserError(f"{run}: no such run directory or bundled model (bundled: {names})")
+    named = {name: m.path for name, m in bundled_models().items()} | imported_runs()
+    if str(run) in named:
+        return named[str(run)]
+    names = ", ".join(named) or "none installed"
+    raise UserError(f"{run}: no such run directory or bundled model (bundled and imported: {names})")

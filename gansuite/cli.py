@@ -113,7 +113,8 @@ def add_super_resolution_flags(p: argparse.ArgumentParser) -> None:
     from translation.srgan import CONTENT_LOSSES, SCALES
 
     p.add_argument("--scale", type=int, choices=SCALES, help="srresnet/srgan: upscaling factor (default 4)")
-    p.add_argument("--blocks", type=positive_int, default=16, help="srresnet: residual blocks")
+    p.add_argument("--arch", default="srresnet", choices=("srresnet", "rrdb"), help="srresnet/srgan: G's network")
+    p.add_argument("--blocks", type=positive_int, help="srresnet: residual blocks (16); rrdb: RRDB blocks (23)")
     p.add_argument("--no-bn", action="store_true", help="srresnet: no batch norm (ESRGAN's finding)")
     p.add_argument("--content-loss", choices=CONTENT_LOSSES, help="srresnet: mse, srgan: vgg54")
     p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
@@ -234,7 +235,14 @@ def build_parser() -> Parser:
         p.add_argument("--port", type=int, default=7860)
         p.add_argument("--device", default="auto", choices=DEVICES)
 
-    sub.add_parser("models", help="list the trainable and the bundled models")
+    weights = sub.add_parser("weights", help="import published pretrained weights")
+    weights_sub = weights.add_subparsers(dest="weights_command", required=True, parser_class=Parser)
+    imp = weights_sub.add_parser("import", help="Real-ESRGAN weights (.pth or the realesrgan extra) -> a run")
+    imp.add_argument("name", choices=("realesrgan-x4plus", "realesrgan-x4plus-anime"))
+    imp.add_argument("--out", type=Path, help="run directory (default: $TORCH_HOME/hub/gansuite/NAME)")
+    imp.add_argument("--from", dest="source", type=Path, help="the official .pth (default: the extra's ncnn files)")
+
+    sub.add_parser("models", help="list the trainable, bundled and imported models")
     return parser
 
 

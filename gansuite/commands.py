@@ -97,9 +97,14 @@ def models(args: argparse.Namespace) -> None:
     print("trainable (gansuite train MODEL):")
     for name, spec in MODELS.items():
         print(f"  {name:14s} {spec.description}")
+    from gansuite.weights import imported_runs
+
     print("bundled (use the NAME wherever a RUN is expected):")
     for model in bundled_models().values():
         print(f"  {model.name:14s} {model.model:9s} {model.description}")
+    print("imported (gansuite weights import NAME):")
+    for name, path in imported_runs().items():
+        print(f"  {name:24s} {path}")
 
 
 def eval(args: argparse.Namespace) -> None:
@@ -233,3 +238,10 @@ def app(args: argparse.Namespace) -> None:
 def demo(args: argparse.Namespace) -> None:
     args.name, args.checkpoint, args.no_bundled = "all", [], False
     app(args)
+
+
+def weights(args: argparse.Namespace) -> None:
+    from gansuite.weights import import_weights
+
+    out = import_weights(args.name, args.out, args.source)
+    print(f"wrote {out} (model.safetensors, model.json, LICENSE); use it as RUN or by the name {args.name}")

@@ -156,7 +156,7 @@ class Translator:
         return to_uint8(out)[0]
 
 
-SR_MODELS = ("srresnet", "srgan")
+SR_MODELS = ("srresnet", "srgan", "esrgan")
 
 
 class Upscaler:

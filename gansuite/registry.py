@@ -13,7 +13,7 @@ from core_gan.errors import UserError
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.nn import init_weights
-from translation import cyclegan, pix2pix, srgan
+from translation import cyclegan, esrgan, pix2pix, srgan
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "srgan", "sr", "SRGAN (Ledig et al. 2017): SRResNet + VGG content loss + adversarial term",
             srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)},
+            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, dcgan_init=False,
+        ),
+        ModelSpec(
+            "esrgan", "sr", "ESRGAN / Real-ESRGAN RRDBNet (Wang et al. 2018): x4, relativistic D",
+            esrgan.RRDBNetConfig, lambda c: {"G": esrgan.RRDBNet(c)},
             lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, dcgan_init=False,
         ),
     )

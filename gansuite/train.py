@@ -32,6 +32,7 @@ from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite.registry import build, get_spec
 from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
+from translation.esrgan import RRDBNetConfig
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 from translation.srgan import ContentLoss, SRLoss, SRObjective, SRResNetConfig
 
@@ -313,11 +314,16 @@ def train_cyclegan(args: argparse.Namespace) -> Path:
 SR_STEPS = {"srresnet": 1_000_000, "srgan": 200_000}
 
 
-def _sr_network(args: argparse.Namespace, init: dict[str, Any] | None) -> SRResNetConfig:
-    """``--scale`` etc., or the architecture of the ``--init`` run (which must agree with ``--scale``)."""
+def _sr_network(args: argparse.Namespace, init: dict[str, Any] | None) -> SRResNetConfig | RRDBNetConfig:
+    """``--arch``, ``--scale`` etc., or the architecture of the ``--init`` run (which must agree with ``--scale``)."""
+    if init is None and args.arch == "rrdb":
+        if args.scale not in (None, 4):
+            raise UserError(f"--scale {args.scale}: --arch rrdb is x4")
+        return RRDBNetConfig(features=args.ngf, blocks=args.blocks or 23)
     if init is None:
-        return SRResNetConfig(scale=args.scale or 4, features=args.ngf, blocks=args.blocks, batch_norm=not args.no_bn)
-    net = config_from_dict(SRResNetConfig, init["config"])
+        return SRResNetConfig(scale=args.scale or 4, features=args.ngf, blocks=args.blocks or 16,
+                              batch_norm=not args.no_bn)  # fmt: skip
+    net = config_from_dict(RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig, init["config"])
     if args.scale is not None and args.scale != net.scale:
         raise UserError(f"--scale {args.scale}: the --init run {args.init} is x{net.scale}")
     return net
@@ -325,11 +331,13 @@ def _sr_network(args: argparse.Namespace, init: dict[str, Any] | None) -> SRResN
 
 def train_super_resolution(args: argparse.Namespace) -> Path:
     """SRResNet (pixel loss, best checkpoint by validation PSNR) or SRGAN (content + 1e-3 adversarial,
-    from ``--init`` SRResNet weights); Adam (0.9, 0.999) at 1e-4, 96 px HR crops, batch 16."""
-    from gansuite.inference import load_run
+    from ``--init`` SRResNet weights); Adam (0.9, 0.999) at 1e-4, 96 px HR crops, batch 16. With an
+    RRDBNet (``--arch rrdb`` or an ``--init`` RRDBNet run) the GAN stage is ESRGAN's: relativistic
+    average D, adversarial weight 5e-3."""
+    from gansuite.inference import SR_MODELS, load_run
 
     torch.manual_seed(args.seed)
-    init_meta, init_generators = load_run(args.init, ("srresnet", "srgan")) if args.init else (None, None)
+    init_meta, init_generators = load_run(args.init, SR_MODELS) if args.init else (None, None)
     if args.model == "srgan" and args.init is None:
         warnings.warn(
             "training SRGAN from scratch; the paper starts from a trained SRResNet (--init RUN)", stacklevel=2
@@ -340,11 +348,17 @@ def train_super_resolution(args: argparse.Namespace) -> Path:
     val = SRFolder(args.val_data, net.scale, train=False, strict=args.strict) if args.val_data else None
     shown = SRFolder(args.val_data or args.data, net.scale, crop, seed=args.seed)
     preview_pairs = tuple(torch.stack(t) for t in zip(*(shown[i] for i in range(min(4, len(shown)))), strict=True))
-    generators, discriminators = build(args.model, net)
+    rrdb = isinstance(net, RRDBNetConfig)
+    model = "esrgan" if rrdb else args.model
+    generators, discriminators = build(model, net)
     if init_generators is not None:
         generators.load_state_dict(init_generators.state_dict())
     gan = args.model == "srgan"
-    loss = SRLoss(content=args.content_loss or ("vgg54" if gan else "mse"), adversarial_weight=1e-3 if gan else 0.0)
+    loss = SRLoss(
+        content=args.content_loss or ("vgg54" if gan else "mse"),
+        adversarial_weight=(5e-3 if rrdb else 1e-3) if gan else 0.0,
+        gan_mode="ragan" if rrdb else "nonsaturating",
+    )
     vgg = load_vgg_features(loss.content, args.vgg_weights) if loss.content.startswith("vgg") else None
     content = ContentLoss(loss.content, vgg).to(select_device(args.device))
     objective = SRObjective(generators["G"], discriminators["D"] if gan else None, loss, content, preview_pairs)
@@ -360,7 +374,7 @@ def train_super_resolution(args: argparse.Namespace) -> Path:
     )  # fmt: skip
     trainer = Trainer(
         objective, data, args.out, config,
-        model_meta={"model": args.model, "config": asdict(net)},
+        model_meta={"model": model, "config": asdict(net)},
         settings={"objective": asdict(loss), "data": str(args.data), "crop": crop, "init": str(args.init or "")},
         evaluator=validation(val, args.eval_samples, crop_border=net.scale, y_channel=True) if val else None,
     )  # fmt: skip

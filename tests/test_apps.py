@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from apps import edges2photo, gan, sr
@@ -183,11 +184,27 @@ def test_a_real_browser_uploads_clicks_and_sees_the_result(server, tmp_path):
     assert "photo_x4" in shown and os.path.getsize(tmp_path / "sr.png") > 0
 
 
-def test_bundled_checkpoints_are_small_fp16_and_load(tmp_path):
+def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_path, capsys):
+    import safetensors.torch
+
     bundled = bundled_models()
-    if not bundled:
-        pytest.skip("no bundled checkpoints in gansuite/checkpoints yet")
+    assert {"edges2photo", "srresnet-x4", "srgan-x4", "digits-dcgan", "digits-cgan"} <= set(bundled)
     total = sum(f.stat().st_size for m in bundled.values() for f in m.path.iterdir())
     assert total <= 25 * 2**20
+    for model in bundled.values():
+        tensors = safetensors.torch.load_file(model.path / "model.safetensors")
+        assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
     models = load_models(None, "cpu")
-    assert models.translators and models.gans and len(models.upscalers) > 2
+    assert set(models.translators) == {"edges2photo"} and set(models.gans) == {"digits-dcgan", "digits-cgan"}
+    assert {"srresnet-x4 x4", "srgan-x4 x4"} <= set(models.upscalers)
+    image = _png(tmp_path / "small.png", np.full((10, 14, 3), 120, np.uint8))
+    assert main(["upscale", "srgan-x4", image, "--out", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "small.png").size == (56, 40)
+    assert main(["models"]) == 0
+    assert "srresnet-x4" in capsys.readouterr().out
+
+
+def test_an_unknown_run_name_lists_the_bundled_ones(capsys):
+    assert main(["upscale", "no-such-model", "x.png", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model: no such run directory or bundled model" in err and "srresnet-x4" in err

@@ -9,6 +9,7 @@ from core_gan.models.mlp import MLPGANConfig
 from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, norm_layer
 from gansuite.registry import MODELS, build
 from translation.cyclegan import CycleGANConfig
+from translation.esrgan import RRDBNetConfig
 from translation.pix2pix import Pix2PixConfig
 from translation.srgan import SRResNetConfig
 
@@ -21,12 +22,13 @@ TINY = {
     "cyclegan": CycleGANConfig(netG="resnet_1blocks", ngf=4, ndf=4),
     "srresnet": SRResNetConfig(scale=2, features=4, blocks=1),
     "srgan": SRResNetConfig(scale=2, features=4, blocks=1),
+    "esrgan": RRDBNetConfig(features=4, blocks=1, growth=2),
 }
 
 
 def _forward(name, config, G, D, n=4):
     """D's logits on G's output for a batch of n (G's output alone without a D), whatever the inputs are."""
-    if name in ("srresnet", "srgan"):
+    if name in ("srresnet", "srgan", "esrgan"):
         sr = G(torch.rand(n, 3, 8, 8) * 2 - 1)
         return D(sr) if D is not None else sr
     if name == "cyclegan":

