@@ -141,17 +141,47 @@ def _available_extractor(args: argparse.Namespace) -> InceptionExtractor | None:
     return _extractor(args)
 
 
+def _features(extractor: InceptionExtractor | None, image: np.ndarray, store: list[np.ndarray]) -> None:
+    """Append the Inception features of a uint8-valued (H, W, 3) image when an extractor is at hand."""
+    if extractor is not None:
+        store.append(extractor(torch.from_numpy(image / 255).permute(2, 0, 1)[None].float())[0].double().numpy())
+
+
+def _distribution_metrics(fake_feats: list[np.ndarray], real_feats: list[np.ndarray], args: argparse.Namespace,
+                          prefix: str = "") -> dict[str, Any]:  # fmt: skip
+    """FID and KID between two feature lists (nothing when there are fewer than two of them)."""
+    if len(fake_feats) < 2:
+        return {}
+    fake, real = np.concatenate(fake_feats), np.concatenate(real_feats)
+    warn_small_sample(min(len(fake), len(real)))
+    kid, kid_std = kernel_inception_distance(fake, real, args.subsets, args.subset_size)
+    fid = frechet_distance(fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False))
+    return {f"{prefix}fid": fid, f"{prefix}kid": kid, f"{prefix}kid_std": kid_std, "resize": args.resize}
+
+
 def evaluate_run(args: argparse.Namespace) -> None:
-    """``eval run RUN --data PAIRED --split test``: L1 (on [-1, 1]), PSNR and SSIM (RGB, 8-bit) of a
-    pix2pix run over every pair of the split, at full resolution, plus FID and KID between outputs and
-    targets when the Inception weights are at hand; written to ``RUN/eval.json``."""
+    """``eval run RUN --data DATA --split test``, written to ``RUN/eval.json``. pix2pix: L1 (on [-1, 1]),
+    PSNR and SSIM (RGB, 8-bit) over every pair of the split at full resolution. CycleGAN: the cycle
+    reconstructions F(G(a)) vs a and G(F(b)) vs b (L1, PSNR) over testA/testB. Both add FID and KID
+    (per direction for CycleGAN) when the Inception weights are at hand."""
     from core_gan.checkpoint import write_json
+    from gansuite.bundled import resolve_run
+
+    if args.data is None:
+        raise UserError("eval run: --data DATA is required")
+    run = resolve_run(args.a)
+    meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
+    result = _evaluate_cyclegan(args) if meta.get("model") == "cyclegan" else _evaluate_pix2pix(args)
+    result.update(split=args.split, data=str(args.data))
+    write_json(run / "eval.json", result)
+    print(json.dumps(result) if args.json else f"{args.a}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+
+
+def _evaluate_pix2pix(args: argparse.Namespace) -> dict[str, Any]:
     from core_gan.data.folders import PairedFolder
     from core_gan.data.transforms import PairedTransformConfig
     from gansuite.inference import Translator
 
-    if args.data is None:
-        raise UserError("eval run: --data PAIRED is required")
     model = Translator(args.a, args.device)
     pairs = PairedFolder(args.data, args.split, model.direction, PairedTransformConfig("none", flip=False), train=False)
     extractor = _available_extractor(args)
@@ -163,20 +193,33 @@ def evaluate_run(args: argparse.Namespace) -> None:
         l1.append(float(np.abs(out - target).mean() / 127.5))
         psnrs.append(float(psnr(out, target)[0]))
         ssims.append(float(ssim(out, target)[0]))
-        if extractor is not None:
-            for image, store in ((out, fake_feats), (target, real_feats)):
-                store.append(
-                    extractor(torch.from_numpy(image / 255).permute(2, 0, 1)[None].float())[0].double().numpy()
-                )
+        _features(extractor, out, fake_feats)
+        _features(extractor, target, real_feats)
     result = {"l1": float(np.mean(l1)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "n": len(l1)}
-    result.update(split=args.split, data=str(args.data), channel="RGB", crop_border=0)
-    if extractor is not None and len(l1) >= 2:
-        fake, real = np.concatenate(fake_feats), np.concatenate(real_feats)
-        warn_small_sample(len(fake))
-        result["fid"] = frechet_distance(
-            fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False)
-        )
-        result["kid"], result["kid_std"] = kernel_inception_distance(fake, real, args.subsets, args.subset_size)
-        result["resize"] = args.resize
-    write_json(Path(args.a) / "eval.json", result)
-    print(json.dumps(result) if args.json else f"{args.a}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    result.update(channel="RGB", crop_border=0, **_distribution_metrics(fake_feats, real_feats, args))
+    return result
+
+
+def _evaluate_cyclegan(args: argparse.Namespace) -> dict[str, Any]:
+    from core_gan.data.images import list_images, open_image
+    from gansuite.inference import Translator
+
+    g, f = Translator(args.a, args.device, direction="AtoB"), Translator(args.a, args.device, direction="BtoA")
+    extractor = _available_extractor(args)
+    result: dict[str, Any] = {}
+    for side, there, back, other in (("A", g, f, "B"), ("B", f, g, "A")):
+        l1, psnrs, fake_feats, real_feats = [], [], [], []
+        for path in list_images(Path(args.data) / f"{args.split}{side}"):
+            image = np.asarray(open_image(path))
+            translated = there(image)
+            cycle = back(translated).astype(np.float64)
+            l1.append(float(np.abs(cycle - image).mean() / 127.5))
+            psnrs.append(float(psnr(cycle, image.astype(np.float64))[0]))
+            _features(extractor, translated.astype(np.float64), fake_feats)
+        if extractor is not None:
+            for path in list_images(Path(args.data) / f"{args.split}{other}"):
+                _features(extractor, np.asarray(open_image(path)).astype(np.float64), real_feats)
+        result.update({f"cycle_{side}_l1": float(np.mean(l1)), f"cycle_{side}_psnr": float(np.mean(psnrs)),
+                       f"n_{side}": len(l1)})  # fmt: skip
+        result.update(_distribution_metrics(fake_feats, real_feats, args, prefix=f"{side}to{other}_"))
+    return result

@@ -184,8 +184,10 @@ def test_a_real_browser_uploads_clicks_and_sees_the_result(server, tmp_path):
     assert "photo_x4" in shown and os.path.getsize(tmp_path / "sr.png") > 0
 
 
-def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_path, capsys):
+def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_path, capsys, monkeypatch):
     import safetensors.torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))  # imports (with the realesrgan extra) land here
 
     bundled = bundled_models()
     assert {"edges2photo", "srresnet-x4", "srgan-x4", "digits-dcgan", "digits-cgan"} <= set(bundled)

@@ -126,3 +126,13 @@ def test_cli_train_and_translate_both_directions(tmp_path, capsys):
     assert main(["translate", str(out), str(tmp_path / "data/testB"), "--direction", "BtoA", "--out",
                  str(tmp_path / "o")]) == 0  # fmt: skip
     assert (tmp_path / "o/index.html").read_text().count("<tr>") == 5
+    assert main(["eval", "run", str(out), "--data", str(tmp_path / "data"), "--json"]) == 0
+    result = json.loads((out / "eval.json").read_text())
+    n_a = len(list((tmp_path / "data/testA").iterdir()))
+    assert result["n_A"] == n_a and result["split"] == "test"
+    g, f = Translator(out, direction="AtoB"), Translator(out, direction="BtoA")
+    errors = []
+    for path in sorted((tmp_path / "data/testA").iterdir()):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        errors.append(np.abs(f(g(image)).astype(float) - image).mean() / 127.5)
+    assert result["cycle_A_l1"] == pytest.approx(np.mean(errors)) and np.isfinite(result["cycle_B_psnr"])
