@@ -5,7 +5,8 @@
 
 Each recipe is one `gansuite train` command (seed 0); the finished run in `runs/bundled/NAME` is
 exported to `gansuite/checkpoints/NAME` as fp16 safetensors + `model.json` + `training.json` (the
-command, minutes, parameters and the last logged figures). `--skip-trained` reuses finished runs.
+command, training minutes as logged by the trainer, parameters and the last logged figures).
+`--skip-trained` reuses finished runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import time
 from pathlib import Path
 
 import safetensors.torch
@@ -75,7 +75,7 @@ def last_figures(run: Path) -> dict[str, float]:
     return figures
 
 
-def export(name: str, description: str, args: list[str], run: Path, minutes: float | None) -> Path:
+def export(name: str, description: str, args: list[str], run: Path) -> Path:
     """fp16 weights + model.json + training.json in gansuite/checkpoints/NAME."""
     dest = CHECKPOINTS / name
     dest.mkdir(parents=True, exist_ok=True)
@@ -86,9 +86,10 @@ def export(name: str, description: str, args: list[str], run: Path, minutes: flo
     config = json.loads((run / "config.json").read_text())
     figures = last_figures(run)
     write_json(dest / "training.json", {
-        "description": description, "command": "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]),
-        "params": config["params"], "steps": figures.get("step"), "train_minutes": minutes,
-        "train_seconds_logged": figures.get("time"), "last_logged": figures,
+        "description": description,
+        "command": "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", ""),
+        "params": config["params"], "steps": figures.get("step"), "train_minutes": round(figures["time"] / 60, 1),
+        "last_logged": figures,
     })  # fmt: skip
     return dest
 
@@ -101,15 +102,12 @@ def main() -> None:
     for name in a.only or RECIPES:
         description, args = RECIPES[name]
         run = RUNS / name
-        minutes = None
         if not (a.skip_trained and (run / "model.safetensors").is_file()):
             if name == "edges2photo":
                 prepare_edges()
-            t0 = time.perf_counter()
             if cli([*args, "--out", str(run)]) != 0:
                 raise SystemExit(f"{name}: training failed")
-            minutes = round((time.perf_counter() - t0) / 60, 1)
-        print(f"{name}: exported to {export(name, description, args, run, minutes)}")
+        print(f"{name}: exported to {export(name, description, args, run)}")
 
 
 if __name__ == "__main__":

@@ -63,21 +63,21 @@ def main() -> None:
             photo = Path(tmp) / "photo.png"
             with Image.open(ROOT / "datasets" / "samples" / "photos" / "coffee.jpg") as im:
                 im.convert("RGB").resize((256, 256)).save(photo)
-            calls = {
-                "edges2photo (photo upload)": lambda: client.predict(None, handle_file(str(photo)), "edges2photo",
-                                                                     api_name="/edges2photo"),
-                f"upscale ({a.sr_model}, 256 -> 1024)": lambda: client.predict(handle_file(str(photo)), a.sr_model,
-                                                                               api_name="/upscale"),
-                "sample (16 digits)": lambda: client.predict("digits-dcgan", 0, 16, -1, api_name="/sample"),
-                "interpolate (8 steps)": lambda: client.predict("digits-dcgan", 1, 2, 8, -1, api_name="/interpolate"),
+            calls = {  # each takes the client to call through
+                "edges2photo (photo upload)": lambda c: c.predict(None, handle_file(str(photo)), "edges2photo",
+                                                                  api_name="/edges2photo"),
+                f"upscale ({a.sr_model}, 256 -> 1024)": lambda c: c.predict(handle_file(str(photo)), a.sr_model,
+                                                                            api_name="/upscale"),
+                "sample (16 digits)": lambda c: c.predict("digits-dcgan", 0, 16, -1, api_name="/sample"),
+                "interpolate (8 steps)": lambda c: c.predict("digits-dcgan", 1, 2, 8, -1, api_name="/interpolate"),
             }  # fmt: skip
             rows = []
             for name, call in calls.items():
-                call()  # warm-up
+                call(client)  # warm-up
                 times = []
                 for _ in range(a.calls):
                     t = time.perf_counter()
-                    call()
+                    call(client)
                     times.append(time.perf_counter() - t)
                 rows.append({"what": name, "p50 s": f"{np.percentile(times, 50):.3f}",
                              "p95 s": f"{np.percentile(times, 95):.3f}", "calls": a.calls})  # fmt: skip
@@ -87,11 +87,12 @@ def main() -> None:
                 errors: list[BaseException] = []
 
                 def worker(call=calls[name], errors=errors) -> None:
-                    try:
-                        for _ in range(per_client):
-                            call()
-                    except Exception as e:
-                        errors.append(e)
+                    own = Client(url, verbose=False)  # one client per simulated user
+                    for _ in range(per_client):
+                        try:
+                            call(own)
+                        except Exception as error:
+                            errors.append(error)
 
                 threads = [threading.Thread(target=worker) for _ in range(8)]
                 t = time.perf_counter()
@@ -100,6 +101,8 @@ def main() -> None:
                 for th in threads:
                     th.join()
                 seconds = time.perf_counter() - t
+                for e in errors[:3]:
+                    print(f"error: {type(e).__name__}: {e}", flush=True)
                 rows.append({"what": f"{name}, 8 concurrent clients x {per_client}",
                              "p50 s": f"{8 * per_client / seconds:.2f} requests/s", "p95 s": f"errors: {len(errors)}",
                              "calls": 8 * per_client})  # fmt: skip

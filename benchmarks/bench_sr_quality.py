@@ -47,7 +47,7 @@ def held_out_photos(scale: int = 4) -> dict[str, np.ndarray]:
 
 
 def low_resolution(hr: np.ndarray, scale: int) -> np.ndarray:
-    x = torch.from_numpy(hr).permute(2, 0, 1).float() / 127.5 - 1
+    x = torch.tensor(hr).permute(2, 0, 1).float() / 127.5 - 1
     lr = bicubic_downsample(x, scale)
     return ((lr + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmarks.common import append_results
 
 ROOT = Path(__file__).resolve().parents[1]
+ALL_CASES = ((256, 0), (256, 512), (2000, 512), (2000, 256))
 
 
 def one_case(run: str, size: int, tile: int, repeats: int, device: str) -> dict[str, float]:
@@ -42,7 +43,7 @@ def one_case(run: str, size: int, tile: int, repeats: int, device: str) -> dict[
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--run", default=str(ROOT / "runs" / "sr" / "srresnet"), help="an SR run, or bicubic")
+    p.add_argument("--run", default="srresnet-x4", help="an SR run or bundled model")
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--case", help=argparse.SUPPRESS)  # internal: "size,tile" in a child process
@@ -51,9 +52,14 @@ def main() -> None:
         size, tile = (int(v) for v in a.case.split(","))
         print(json.dumps(one_case(a.run, size, tile, a.repeats if size <= 512 else 1, a.device)))
         return
+    from gansuite.weights import import_available
+
+    runs = {"bicubic": ALL_CASES, a.run: ALL_CASES}
+    if "realesrgan-x4plus" in import_available():  # RRDBNet: 16.7 M parameters, the 256 px case only
+        runs["realesrgan-x4plus"] = ((256, 0),)
     rows = []
-    for run in ("bicubic", a.run):
-        for size, tile in ((256, 0), (256, 512), (2000, 512), (2000, 256)):
+    for run, cases in runs.items():
+        for size, tile in cases:
             child = [sys.executable, "-m", "benchmarks.bench_upscale", "--run", run, "--device", a.device,
                      "--repeats", str(a.repeats), "--case", f"{size},{tile}"]  # fmt: skip
             result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
@@ -62,8 +68,8 @@ def main() -> None:
                          "peak RSS MB": f"{result['peak_mb']:.0f}"})  # fmt: skip
             print(rows[-1], flush=True)
     append_results(f"x4 upscale speed and memory ({a.device})", rows,
-                   notes="SRResNet x4 (16 blocks, 64 channels), fp32 on CPU; overlap 32; peak RSS of the "
-                   "whole process (Python + torch ~ 300 MB of it)")  # fmt: skip
+                   notes="srresnet-x4: SRResNet x4 (16 blocks, 64 channels); fp32 on CPU; overlap 32; peak RSS "
+                   "of the whole process (Python + torch ~ 300 MB of it)")  # fmt: skip
 
 
 if __name__ == "__main__":

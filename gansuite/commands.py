@@ -224,6 +224,9 @@ def upscale(args: argparse.Namespace) -> None:
 
 
 def app(args: argparse.Namespace) -> None:
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # works offline, phones nowhere
     from apps.common import load_models
     from apps.hub import APPS, build_hub, launch
     from core_gan.device import select_device
