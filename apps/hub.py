@@ -59,5 +59,8 @@ def concurrency(device: str) -> int:
 def launch(demo: gr.Blocks, host: str, port: int, device: str, block: bool = True) -> tuple[Any, str]:
     """Serve ``demo``; returns (FastAPI app, URL). ``block`` waits until the server is stopped."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency(device))
-    app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
+    try:
+        app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
+    except OSError as e:
+        raise UserError(f"--host {host} --port {port}: cannot serve there ({str(e).splitlines()[0]})") from e
     return app, url

@@ -234,7 +234,7 @@ def app(args: argparse.Namespace) -> None:
     device = select_device(args.device).type
     names = tuple(APPS) if args.name == "all" else (args.name,)
     models = load_models(args.checkpoint, device, bundled=not args.no_bundled)
-    print(f"serving {', '.join(names)} on http://{args.host}:{args.port} ({device}); Ctrl+C stops")
+    print(f"starting {', '.join(names)} on http://{args.host}:{args.port} ({device}); Ctrl+C stops")
     launch(build_hub(models, names), args.host, args.port, device)
 
 

@@ -210,3 +210,14 @@ def test_an_unknown_run_name_lists_the_bundled_ones(capsys):
     assert main(["upscale", "no-such-model", "x.png", "--out", "out"]) == 2
     err = capsys.readouterr().err
     assert "no-such-model: no such run directory or bundled model" in err and "srresnet-x4" in err
+
+
+def test_a_busy_port_is_a_one_line_error(models):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UserError, match=f"--port {port}: cannot serve there"):
+            launch(build_hub(models, ("gan",)), "127.0.0.1", port, "cpu", block=False)
