@@ -366,7 +366,8 @@ def train_super_resolution(args: argparse.Namespace) -> Path:
     eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
     config = TrainConfig(
         steps=steps, batch_size=batch_size, lr_g=args.lr or 1e-4, lr_d=args.lr_d or args.lr or 1e-4,
-        betas=(0.9, 0.999), lr_policy="step" if gan else "linear", decay_steps=steps // 2 if gan else 0,
+        betas=(0.9, 0.999), lr_policy="step" if gan else args.lr_policy,
+        decay_steps=steps // 2 if gan else (args.decay_steps or 0),
         ema=args.ema or 0.0, device=args.device, precision=args.precision, channels_last=args.channels_last,
         compile=args.compile, seed=args.seed, num_workers=args.num_workers, log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_every=eval_every,

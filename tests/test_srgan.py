@@ -300,3 +300,13 @@ def test_an_error_inside_a_tile_stops_the_call_with_a_message(sr_run):
     model.network = failing
     with pytest.raises(UserError, match=r"failed: tile at x=\d+, y=\d+: out of memory"):
         model(np.zeros((20, 20, 3), np.uint8), tile=8, overlap=2)
+
+
+def test_srresnet_honours_the_learning_rate_decay_flags(sr_run, tmp_path):
+    root = sr_run[0]
+    args = ["train", "srresnet", "--data", str(root / "hr"), "--out", str(tmp_path / "run"), "--steps", "4",
+            "--decay-steps", "2", "--lr", "1e-3", "--batch-size", "2", "--image-size", "16", "--blocks", "1",
+            "--ngf", "4", "--log-every", "1"]  # fmt: skip
+    assert main(args) == 0
+    lrs = {m["step"]: m["lr"] for m in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())}
+    assert lrs[1] == pytest.approx(1e-3) and lrs[3] == pytest.approx(5e-4) and lrs[4] == 0
