@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -69,3 +70,16 @@ def select_precision(device: torch.device, name: str = "fp32") -> Precision:
         warnings.warn("this GPU has no bf16 support; using fp16 with a grad scaler", stacklevel=2)
         return Precision(device, torch.float16)
     return Precision(device, torch.bfloat16 if name == "bf16" else torch.float16)
+
+
+@functools.cache
+def compile_available(device: torch.device) -> bool:
+    """Whether ``torch.compile`` works here (it needs Triton on CUDA, a C++ compiler on CPU); when it
+    does not, say so once and train eagerly instead of failing at the first step."""
+    try:
+        torch.compile(lambda x: x * 2 + 1)(torch.ones(2, device=device))
+    except Exception as e:  # any backend failure means: no compiler on this platform
+        reason = str(e).splitlines()[0]
+        warnings.warn(f"--compile: torch.compile is unavailable here ({reason}); training eagerly", stacklevel=2)
+        return False
+    return True

@@ -31,7 +31,8 @@ from core_gan.checkpoint import (
     write_json,
 )
 from core_gan.data.stream import batch_stream
-from core_gan.device import select_device, select_precision
+from core_gan.device import compile_available, select_device, select_precision
+from core_gan.distributed import barrier, current_world, gather_objects, local_device, mean_across, wrap_ddp
 from core_gan.errors import UserError
 from core_gan.nn import count_parameters
 from core_gan.objective import Losses, Objective
@@ -62,6 +63,7 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    sync_bn: bool = False
     fused_optimizer: bool = True
     seed: int = 0
     num_workers: int = 0
@@ -122,6 +124,11 @@ class Trainer:
 
     ``model_meta`` is what rebuilds the generators at inference (written to ``model.json``);
     ``settings`` is every other setting worth recording in ``config.json``.
+
+    Under ``torchrun`` (see :mod:`core_gan.distributed`) every process runs this same loop on its
+    shard of each epoch with ``batch_size`` images per step; the objective's networks are wrapped in
+    DistributedDataParallel, so the global batch is ``batch_size x world size``, and only rank 0
+    writes into ``run_dir``.
     """
 
     def __init__(
@@ -143,13 +150,20 @@ class Trainer:
         self.settings = settings or {}
         self.preview_reference = preview_reference
         self.evaluator = evaluator
-        self.device = select_device(config.device)
+        self.world = current_world()
+        self.device = local_device(select_device(config.device), self.world)
         self.precision = select_precision(self.device, config.precision)
         self.generators = objective.generators.to(self.device)
         self.discriminators = objective.discriminators.to(self.device)
         if config.channels_last:
             self.generators.to(memory_format=torch.channels_last)
             self.discriminators.to(memory_format=torch.channels_last)
+        if config.compile and compile_available(self.device):
+            for module in [*self.generators.values(), *self.discriminators.values()]:
+                module.compile()
+        if self.world.size > 1:
+            objective.generators = wrap_ddp(self.generators, self.device, config.sync_bn)
+            objective.discriminators = wrap_ddp(self.discriminators, self.device, config.sync_bn)
         self.g_params = [p for p in self.generators.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminators.parameters() if p.requires_grad]
         self.opt_g = _optimizer(self.g_params, config.lr_g, config, self.device)
@@ -158,9 +172,6 @@ class Trainer:
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _schedule(config)) if self.opt_d else None
         self.scaler = self.precision.grad_scaler()
         self.ema = self._make_ema() if config.ema > 0 else None
-        if config.compile:
-            for module in [*self.generators.values(), *self.discriminators.values()]:
-                module.compile()
         self.step = 0
         self.best = -math.inf
         self._window: list[Losses] = []
@@ -236,16 +247,23 @@ class Trainer:
     def fit(self, resume: bool = False) -> Path:
         """Train to ``config.steps`` (continuing from ``checkpoints/last.pt`` when ``resume``)."""
         self._prepare_run_dir(resume)
-        torch.manual_seed(self.config.seed)
+        torch.manual_seed(self.config.seed + self.world.rank)
         if resume:
             self._load(load_checkpoint(self.checkpoint_path))
-        else:
+        elif self.world.is_main:
             self._write_config()
+        if self.world.size > 1 and self.world.is_main:
+            tqdm.write(
+                f"{self.world.size} processes x batch {self.config.batch_size} = "
+                f"global batch {self.global_batch_size} ({self.device.type}, DistributedDataParallel)"
+            )
         stream = batch_stream(
             self.dataset,
             self.config.batch_size,
             seed=self.config.seed,
             start_step=self.step * self._batches_per_step(),
+            rank=self.world.rank,
+            world_size=self.world.size,
             num_workers=self.config.num_workers,
             pin_memory=self.device.type == "cuda",
         )
@@ -253,7 +271,14 @@ class Trainer:
         self.discriminators.train()
         self._window_first_step = self.step
         self._window_start = time.perf_counter()
-        with tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True) as bar:
+        with tqdm(
+            total=self.config.steps,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not self.world.is_main,
+        ) as bar:
             while self.step < self.config.steps:
                 self._window.append(self.train_step(stream))
                 self.step += 1
@@ -261,8 +286,14 @@ class Trainer:
                 self._after_step(bar)
         self._flush_window(bar=None)
         self._save()
-        plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+        if self.world.is_main:
+            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+        barrier(self.world)
         return self.run_dir
+
+    @property
+    def global_batch_size(self) -> int:
+        return self.config.batch_size * self.world.size
 
     def _after_step(self, bar: tqdm) -> None:
         c, s = self.config, self.step
@@ -270,22 +301,27 @@ class Trainer:
         checkpoint_now = s % c.checkpoint_every == 0 and s < c.steps
         if log_now or checkpoint_now:
             self._flush_window(bar if log_now else None)
-        if s % c.sample_every == 0 or s == c.steps:
+        main = self.world.is_main
+        if main and (s % c.sample_every == 0 or s == c.steps):
             self.write_preview()
-        if self.evaluator is not None and c.eval_every and (s % c.eval_every == 0 or s == c.steps):
+        if main and self.evaluator is not None and c.eval_every and (s % c.eval_every == 0 or s == c.steps):
             self._evaluate()
         if checkpoint_now:
             self._save()
-            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+            if main:
+                plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
 
     def _flush_window(self, bar: tqdm | None) -> None:
-        """Check the losses since the last flush for NaN/inf; at log steps, write their means."""
+        """Check the losses since the last flush for NaN/inf; at log steps, write their means.
+
+        The only host-device synchronisation of the loop; under DDP the losses are averaged over the
+        processes here, so every process sees the same values and stops at the same step."""
         if not self._window:
             return
-        keys = self._window[0].keys()
-        stacked = {k: torch.stack([r[k].float() for r in self._window]).cpu() for k in keys}
-        losses_first = sorted(stacked, key=lambda k: k.startswith("grad_norm"))
-        table = torch.stack([stacked[k] for k in losses_first], dim=1)  # (steps, keys)
+        keys = sorted(self._window[0].keys(), key=lambda k: k.startswith("grad_norm"))  # losses first
+        table = torch.stack([torch.stack([r[k].float() for r in self._window]) for k in keys], dim=1)
+        table = mean_across(table, self.world).cpu()  # (steps, keys)
+        stacked = {k: table[:, j] for j, k in enumerate(keys)}
         bad = ~torch.isfinite(table)
         if bad.any():
             i = int(bad.any(dim=1).nonzero()[0])  # the first bad step, then its first bad loss
@@ -293,23 +329,27 @@ class Trainer:
             last = load_step(self.checkpoint_path)
             kept = f"{self.checkpoint_path} (step {last}) is intact" if last else "no checkpoint yet"
             step = self._window_first_step + i + 1
-            raise Divergence(f"step {step}: {losses_first[j]} is {table[i, j].item()}; training stopped, {kept}")
+            raise Divergence(f"step {step}: {keys[j]} is {table[i, j].item()}; training stopped, {kept}")
         if bar is None and self.step < self.config.steps:
-            return
+            return  # a check before a checkpoint: the window goes on to the next log step
+        if self.world.is_main:
+            self._write_metrics(stacked, bar)
+        self._window = []
+        self._window_first_step = self.step
+        self._window_start = time.perf_counter()
+
+    def _write_metrics(self, stacked: dict[str, torch.Tensor], bar: tqdm | None) -> None:
         elapsed = time.perf_counter() - self._window_start
         n_steps = len(self._window)
         row: dict[str, Any] = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
         row.update({k: float(v.mean()) for k, v in stacked.items()})
         row["lr"] = self.opt_g.param_groups[0]["lr"]
-        row["images_per_s"] = n_steps * self.config.batch_size / max(elapsed, 1e-9)
+        row["images_per_s"] = n_steps * self.global_batch_size / max(elapsed, 1e-9)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         if bar is not None:
             shown = {k: f"{row[k]:.3g}" for k in stacked if k.endswith("/total")}
             bar.set_postfix(**shown, img_s=f"{row['images_per_s']:.1f}")
-        self._window = []
-        self._window_first_step = self.step
-        self._window_start = time.perf_counter()
 
     @torch.no_grad()
     def write_preview(self) -> None:
@@ -349,6 +389,9 @@ class Trainer:
             raise UserError(f"--resume: {self.checkpoint_path} does not exist; nothing to resume")
         if not resume and self.checkpoint_path.exists():
             raise UserError(f"{self.run_dir}: already holds a run; pass --resume or choose another --out")
+        barrier(self.world)  # every process has checked before rank 0 writes anything
+        if not self.world.is_main:
+            return
         try:
             (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -362,7 +405,8 @@ class Trainer:
                 "model": self.model_meta,
                 "train": asdict(self.config),
                 **self.settings,
-                "world_size": 1,
+                "world_size": self.world.size,
+                "global_batch_size": self.global_batch_size,
                 "device": str(self.device),
                 "params": params,
                 "versions": library_versions(),
@@ -387,8 +431,11 @@ class Trainer:
         }
 
     def _save(self) -> None:
-        save_checkpoint(self.checkpoint_path, self._state())
-        self.export()
+        """``checkpoints/last.pt`` (with every process's RNG state) and the inference weights."""
+        rank_rng = gather_objects(rng_state(), self.world)
+        if self.world.is_main:
+            save_checkpoint(self.checkpoint_path, {**self._state(), "rank_rng": rank_rng})
+            self.export()
 
     def export(self, folder: Path | None = None) -> None:
         """``model.safetensors`` + ``model.json``: the generators (EMA when on), ready for inference."""
@@ -414,8 +461,13 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         if hasattr(self.objective, "load_state_dict"):
             self.objective.load_state_dict(state["objective"])  # e.g. CycleGAN's image pools
-        set_rng_state(state["rng"])
         self.step = int(state["step"])
+        rank_rng = state.get("rank_rng") or [state["rng"]]
+        if len(rank_rng) == self.world.size:
+            set_rng_state(rank_rng[self.world.rank])
+        else:  # resumed on another number of processes: each process continues from its own fresh seed
+            set_rng_state(state["rng"])
+            torch.manual_seed(self.config.seed + self.world.rank + 1_000_003 * self.step)
         best_path = self.run_dir / "checkpoints" / "best.pt"
         if self.config.best_metric and best_path.is_file():
             self.best = float(load_checkpoint(best_path)["best"][self.config.best_metric])

@@ -46,6 +46,7 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D")
+    p.add_argument("--sync-bn", action="store_true", help="under torchrun on GPUs: batch statistics over all processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
     p.add_argument("--num-workers", type=int, default=0)

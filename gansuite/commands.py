@@ -16,13 +16,17 @@ from gansuite.registry import MODELS, get_spec
 
 
 def train(args: argparse.Namespace) -> None:
+    """Any model, in one process or, under ``torchrun``, in one process per device (DDP)."""
+    from core_gan.distributed import distributed_session
     from gansuite.train import train_base_gan, train_cyclegan, train_pix2pix, train_super_resolution
 
     trainers = {
         "base": train_base_gan, "paired": train_pix2pix, "unpaired": train_cyclegan, "sr": train_super_resolution
     }  # fmt: skip
-    run_dir = trainers[get_spec(args.model).family](args)
-    print(f"done: {run_dir}")
+    with distributed_session(args.device) as world:
+        run_dir = trainers[get_spec(args.model).family](args)
+    if world.is_main:
+        print(f"done: {run_dir}")
 
 
 def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:

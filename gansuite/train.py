@@ -20,11 +20,13 @@ from core_gan.data.stream import steps_per_epoch
 from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
 from core_gan.data.transforms import PairedTransformConfig
 from core_gan.device import select_device
+from core_gan.distributed import current_world
 from core_gan.errors import UserError
 from core_gan.metrics.digits import DigitFeatures, train_classifier
 from core_gan.metrics.features import InceptionExtractor
 from core_gan.metrics.generator import SampleDistance
 from core_gan.metrics.image_quality import validation_psnr_ssim
+from core_gan.models.dcgan import IMAGE_SIZES as DCGAN_SIZES
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.models.vgg import load_vgg_features
@@ -93,6 +95,8 @@ def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | D
         )
     if len(data.shape) != 3:
         raise UserError(f"--data {args.data}: {args.model} needs images; for 2-D points use `gansuite train gan`")
+    if data.shape[1] not in DCGAN_SIZES:
+        raise UserError(f"--image-size {data.shape[1]}: {args.model} generates {', '.join(map(str, DCGAN_SIZES))} px")
     if args.model == "cgan" and data.num_classes < 2:
         raise UserError(f"--data {args.data}: cgan needs classes (images in one sub-folder per class)")
     return DCGANConfig(
@@ -114,7 +118,7 @@ def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
     batch_size = setting(args, "batch_size")
     d_steps = setting(args, "d_steps", 1)
     if args.epochs is not None:
-        steps = args.epochs * steps_per_epoch(dataset, batch_size) // d_steps
+        steps = args.epochs * steps_per_epoch(dataset, batch_size, current_world().size) // d_steps
     else:
         steps = setting(args, "steps")
     lr = setting(args, "lr")
@@ -128,17 +132,18 @@ def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
         d_steps=d_steps,
         decay_steps=setting(args, "decay_steps", int(steps * setting(args, "decay_fraction", 0.0))),
         ema=setting(args, "ema", 0.0),
-        device=args.device,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile=args.compile,
-        seed=args.seed,
-        num_workers=args.num_workers,
-        log_every=args.log_every,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,
+        **runtime_settings(args),
     )
+
+
+def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags every model shares: where and how fast to compute, and how often to write."""
+    return {
+        "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
+        "compile": args.compile, "sync_bn": args.sync_bn, "seed": args.seed, "num_workers": args.num_workers,
+        "log_every": args.log_every, "sample_every": args.sample_every, "checkpoint_every": args.checkpoint_every,
+    }  # fmt: skip
 
 
 def make_evaluator(args: argparse.Namespace, data: BaseData, objective: BaseGANObjective) -> Evaluator | None:
@@ -174,6 +179,9 @@ def train_base_gan(args: argparse.Namespace) -> Path:
     adversarial = AdversarialConfig(
         loss=args.loss, clip=args.clip, r1_gamma=args.r1, unroll=args.unroll, unroll_lr=args.unroll_lr
     )
+    if current_world().size > 1 and (args.unroll or getattr(net, "conditioning", "") == "acgan"):
+        flag = "--unroll" if args.unroll else "--conditioning acgan"
+        raise UserError(f"{flag} is single-process only (it calls D outside DistributedDataParallel)")
     objective = BaseGANObjective(generators["G"], discriminators["D"], adversarial)
     config = train_config(args, data.dataset)
     trainer = Trainer(
@@ -232,7 +240,7 @@ def translation_train_config(
     """pix2pix's and CycleGAN's schedule: batch 1, Adam 2e-4 (0.5, 0.999), ``--epochs`` (100) at a
     constant rate then ``--epochs-decay`` (100) decaying linearly to zero."""
     batch_size = args.batch_size or 1
-    per_epoch = steps_per_epoch(data, batch_size)
+    per_epoch = steps_per_epoch(data, batch_size, current_world().size)
     epochs, decay_epochs = args.epochs or 100, args.epochs_decay
     steps = args.steps or (epochs + decay_epochs) * per_epoch
     decay = (
@@ -242,10 +250,8 @@ def translation_train_config(
     )
     return TrainConfig(
         steps=steps, batch_size=batch_size, lr_g=args.lr or 2e-4, lr_d=args.lr_d or args.lr or 2e-4,
-        lr_policy=args.lr_policy, decay_steps=decay, ema=args.ema or 0.0, device=args.device,
-        precision=args.precision, channels_last=args.channels_last, compile=args.compile, seed=args.seed,
-        num_workers=args.num_workers, log_every=args.log_every, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, eval_every=eval_every, best_metric=best_metric,
+        lr_policy=args.lr_policy, decay_steps=decay, ema=args.ema or 0.0, eval_every=eval_every,
+        best_metric=best_metric, **runtime_settings(args),
     )  # fmt: skip
 
 
@@ -368,10 +374,8 @@ def train_super_resolution(args: argparse.Namespace) -> Path:
         steps=steps, batch_size=batch_size, lr_g=args.lr or 1e-4, lr_d=args.lr_d or args.lr or 1e-4,
         betas=(0.9, 0.999), lr_policy="step" if gan else args.lr_policy,
         decay_steps=steps // 2 if gan else (args.decay_steps or 0),
-        ema=args.ema or 0.0, device=args.device, precision=args.precision, channels_last=args.channels_last,
-        compile=args.compile, seed=args.seed, num_workers=args.num_workers, log_every=args.log_every,
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_every=eval_every,
-        best_metric="psnr" if val is not None and not gan else "",
+        ema=args.ema or 0.0, eval_every=eval_every, best_metric="psnr" if val is not None and not gan else "",
+        **runtime_settings(args),
     )  # fmt: skip
     trainer = Trainer(
         objective, data, args.out, config,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core_gan.device import select_device, select_precision
+from core_gan.device import compile_available, select_device, select_precision
 from core_gan.errors import UserError
 
 
@@ -30,3 +30,14 @@ def test_precision_on_cpu():
 def test_fp16_on_cuda_uses_a_grad_scaler():
     precision = select_precision(torch.device("cuda"), "fp16")
     assert precision.needs_grad_scaler and precision.dtype is torch.float16
+
+
+def test_compile_falls_back_to_eager_with_a_warning_where_it_cannot_compile(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler found\nlong traceback")
+
+    compile_available.cache_clear()
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="torch.compile is unavailable here .no C.. compiler found.; training eagerly"):
+        assert not compile_available(torch.device("cpu"))
+    compile_available.cache_clear()
