@@ -18,6 +18,15 @@ import torch
 from core_gan.errors import UserError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
@@ -31,6 +40,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise UserError(f"{path.parent}: cannot write here ({e.strerror})") from e
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)  # mkstemp's 0600 is for secrets
     try:
         write(tmp)
         with open(tmp, "rb+") as f:

@@ -11,6 +11,7 @@ from pathlib import Path
 from core_gan.device import DEVICES, PRECISIONS
 from core_gan.errors import UserError
 from core_gan.losses import LOSSES
+from gansuite.export import BACKENDS, EXPORT_FORMATS
 
 
 class Parser(argparse.ArgumentParser):
@@ -216,6 +217,7 @@ def build_parser() -> Parser:
     tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
     tr.add_argument("--paper-test-mode", action="store_true", help="dropout and batch statistics at test time")
     tr.add_argument("--device", default="cpu", choices=DEVICES)
+    tr.add_argument("--backend", default="torch", choices=BACKENDS, help="onnxruntime: the ONNX export, on the CPU")
 
     up = sub.add_parser("upscale", help="super-resolution of images of any size, tiled")
     up.add_argument("run", help="an SRResNet/SRGAN run, a bundled model's name, or 'bicubic'")
@@ -225,6 +227,13 @@ def build_parser() -> Parser:
     up.add_argument("--tile", type=int, default=512, help="input tile size; 0 = the whole image at once")
     up.add_argument("--tile-overlap", type=int, default=32, help="context pixels around each tile")
     up.add_argument("--device", default="auto", choices=DEVICES)
+    up.add_argument("--backend", default="torch", choices=BACKENDS, help="onnxruntime: the ONNX export, on the CPU")
+
+    ex = sub.add_parser("export", help="a run's generator as ONNX (any image size), TorchScript or safetensors")
+    ex.add_argument("run", help="a run directory or a bundled model's name")
+    ex.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    ex.add_argument("--out", required=True, type=Path)
+    ex.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator (default AtoB)")
 
     app = sub.add_parser("app", help="Gradio apps: edges2photo, sr, gan, or all of them as tabs")
     app.add_argument("name", nargs="?", default="all", choices=("edges2photo", "sr", "gan", "all"))

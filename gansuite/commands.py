@@ -176,7 +176,7 @@ def translate(args: argparse.Namespace) -> None:
     from core_gan.data.images import open_image
     from gansuite.inference import Translator
 
-    model = Translator(args.run, args.device, args.paper_test_mode, args.direction)
+    model = Translator(args.run, args.device, args.paper_test_mode, args.direction, args.backend)
     files = _input_files(args.inputs)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -207,7 +207,7 @@ def upscale(args: argparse.Namespace) -> None:
 
     if args.tile < 0 or not 0 <= args.tile_overlap < max(args.tile, 1):
         raise UserError(f"--tile {args.tile} --tile-overlap {args.tile_overlap}: need tile >= 0, 0 <= overlap < tile")
-    model = Upscaler(args.run, args.device, args.scale)
+    model = Upscaler(args.run, args.device, args.scale, args.backend)
     files = _input_files(args.inputs)
     stems = [p.stem for p in files]
     clash = next((p for p, s in zip(files, stems, strict=True) if stems.count(s) > 1), None)
@@ -252,3 +252,19 @@ def weights(args: argparse.Namespace) -> None:
 
     out = import_weights(args.name, args.out, args.source)
     print(f"wrote {out} (model.safetensors, model.json, LICENSE); use it as RUN or by the name {args.name}")
+
+
+def export(args: argparse.Namespace) -> None:
+    """Write the generator in ``--format``; an ONNX file is checked against PyTorch when onnxruntime is here."""
+    import importlib.util
+
+    from gansuite.export import EXPORTERS, load_export_target, onnx_max_abs_diff
+
+    target = load_export_target(args.run, args.direction)
+    EXPORTERS[args.format](target, args.out)
+    print(f"wrote {args.out} ({target.meta['model']} {target.name}, inputs: {', '.join(target.input_names)})")
+    if args.format == "onnx" and importlib.util.find_spec("onnxruntime") is not None:
+        diff = onnx_max_abs_diff(args.out, target)
+        print(f"onnxruntime vs PyTorch on two input sizes: max abs diff {diff:.2e}")
+        if diff > 1e-3:
+            raise UserError(f"{args.out}: onnxruntime differs from PyTorch by {diff:.3g} (> 1e-3); do not use it")

@@ -121,6 +121,15 @@ class BaseGANModel:
         return self.generate(z, torch.full((4,), label) if label is not None else None)
 
 
+def on_backend(backend: str, run: str | Path, meta: dict[str, Any], name: str, G: torch.nn.Module) -> Any:
+    """The image generator ``G`` itself (``torch``), or its ONNX export run by onnxruntime on the CPU."""
+    if backend == "torch":
+        return G
+    from gansuite.export import ExportTarget, onnx_runtime
+
+    return onnx_runtime(run, ExportTarget(meta, name, G.eval(), ("image",)))
+
+
 class Translator:
     """A trained pix2pix or CycleGAN generator for any image size: ``Translator(run)(image)``, uint8
     (H, W, 3) in and out. The image is reflect-padded to the generator's multiple (2^depth for a
@@ -129,7 +138,12 @@ class Translator:
     ``direction`` picks CycleGAN's generator; for pix2pix it must be the direction it was trained in."""
 
     def __init__(
-        self, run: str | Path, device: str = "cpu", paper_test_mode: bool = False, direction: str | None = None
+        self,
+        run: str | Path,
+        device: str = "cpu",
+        paper_test_mode: bool = False,
+        direction: str | None = None,
+        backend: str = "torch",
     ) -> None:
         self.run = Path(run)
         meta, generators = load_run(self.run, ("pix2pix", "cyclegan"))
@@ -139,9 +153,11 @@ class Translator:
             raise UserError(f"--direction {direction}: {self.run} was trained {trained}")
         self.direction: str = direction or trained
         name = "G" if model == "pix2pix" else {"AtoB": "G_AB", "BtoA": "G_BA"}[self.direction]
-        self.device = select_device(device)
-        self.G = generators[name].to(self.device).train(paper_test_mode)
-        self.multiple: int = getattr(self.G, "multiple", 1)
+        self.multiple: int = getattr(generators[name], "multiple", 1)
+        if backend == "onnxruntime" and paper_test_mode:
+            raise UserError("--paper-test-mode needs --backend torch (the exported graph is in eval mode)")
+        self.device = select_device(device) if backend == "torch" else torch.device("cpu")
+        self.G = on_backend(backend, self.run, meta, name, generators[name].to(self.device).train(paper_test_mode))
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -168,11 +184,11 @@ class Upscaler:
     The call keeps no state, so threads may share one ``Upscaler``.
     """
 
-    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None) -> None:
+    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "torch") -> None:
         self.run = str(run)
-        self.device = select_device(device)
+        self.device = select_device(device) if backend == "torch" else torch.device("cpu")
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.G: torch.nn.Module | None = None
+        self.G: Any = None
         if self.run == "bicubic":
             self.scale = scale or 4
             return
@@ -180,7 +196,7 @@ class Upscaler:
         self.scale = meta["config"]["scale"]
         if scale is not None and scale != self.scale:
             raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")
-        self.G = generators["G"].to(self.device, self.dtype).eval()
+        self.G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval())
 
     def network(self, x: torch.Tensor) -> torch.Tensor:
         """RGB (B, 3, h, w) in [0, 1] -> (B, 3, scale h, scale w) in [0, 1] (unclamped)."""
