@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import threading
+import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from core_gan.data.images import open_image
 from core_gan.errors import UserError
@@ -29,6 +36,45 @@ def uploaded_image(**kwargs) -> gr.Image:
     image = gr.Image(type="filepath", format="png", **kwargs)
     image.preprocess = lambda payload: None if payload is None else payload.path
     return image
+
+
+class ResultFiles:
+    """Results as PNG files, each in a folder of its own; only the newest ``keep`` are kept on disk.
+
+    Why files: Gradio writes an array output in place to a cache path named by its content, so two
+    requests with the same result (same seed, same upload) race and one reader gets a truncated file
+    (seen in the soak test: about 1 good request in 10 with 8 clients). A file handed to Gradio is
+    copied into its cache atomically instead."""
+
+    def __init__(self, keep: int = 512) -> None:
+        self.keep = keep
+        self._folders: deque[Path] = deque()
+        self._lock = threading.Lock()
+        self._root: Path | None = None
+
+    def png(self, image: np.ndarray, name: str = "result") -> str:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="gansuite-app-"))
+            folder = self._root / uuid.uuid4().hex
+            self._folders.append(folder)
+            stale = [self._folders.popleft() for _ in range(len(self._folders) - self.keep)]
+        folder.mkdir()
+        Image.fromarray(image).save(folder / f"{name}.png", format="PNG")
+        for old in stale:
+            shutil.rmtree(old, ignore_errors=True)
+        return str(folder / f"{name}.png")
+
+    def replace_arrays(self, value: Any) -> Any:
+        """Every image array in a handler's return value (tuples included) as a PNG file's path."""
+        if isinstance(value, np.ndarray):
+            return self.png(value)
+        if isinstance(value, tuple):
+            return tuple(self.replace_arrays(v) for v in value)
+        return value
+
+
+RESULTS = ResultFiles()
 
 
 @dataclass

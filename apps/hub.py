@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from apps import edges2photo, gan, sr
-from apps.common import AppModels
+from apps.common import RESULTS, AppModels
 from core_gan.errors import UserError
 
 # name -> (tab title, builder, which models it needs)
@@ -18,16 +19,19 @@ APPS: dict[str, tuple[str, Callable[..., None], str]] = {
     "sr": ("Super-resolution", sr.build, "upscalers"),
     "gan": ("GAN sampling", gan.build, "gans"),
 }
-QUEUE_SIZE = 32
+QUEUE_SIZE = 32  # waiting requests beyond this are answered "queue is full" at once, not held
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CACHE_PURGE = (600, 3600)  # every 10 minutes, Gradio deletes the uploads and results older than an hour
 
 
 def guard(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input (UserError) becomes a gr.Error toast with its one-line message; the server goes on."""
+    """Bad input (UserError) becomes a gr.Error toast with its one-line message; the server goes on.
+    Image results reach Gradio as PNG files (see :class:`apps.common.ResultFiles`)."""
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return handler(*args, **kwargs)
+            return RESULTS.replace_arrays(handler(*args, **kwargs))
         except UserError as e:
             raise gr.Error(str(e)) from e
 
@@ -39,7 +43,7 @@ def build_hub(models: AppModels, apps: tuple[str, ...] = tuple(APPS)) -> gr.Bloc
     available = [name for name in apps if getattr(models, APPS[name][2])]
     if not available:
         raise UserError(f"no model for {', '.join(apps)}: pass --checkpoint RUN (or use `gansuite demo`)")
-    with gr.Blocks(title="gansuite") as demo:
+    with gr.Blocks(title="gansuite", delete_cache=CACHE_PURGE) as demo:
         gr.Markdown("# gansuite\nGANs and image-to-image translation on PyTorch.")
         if len(available) == 1:
             APPS[available[0]][1](models, guard)
@@ -56,9 +60,14 @@ def concurrency(device: str) -> int:
     return 2 if device.startswith("cuda") else 1
 
 
-def launch(demo: gr.Blocks, host: str, port: int, device: str, block: bool = True) -> tuple[Any, str]:
+def launch(
+    demo: gr.Blocks, host: str, port: int, device: str, block: bool = True, queue_size: int = QUEUE_SIZE
+) -> tuple[Any, str]:
     """Serve ``demo``; returns (FastAPI app, URL). ``block`` waits until the server is stopped."""
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency(device))
+    if host not in LOOPBACK:
+        warning = f"--host {host}: the apps are open to other machines, with no login; 127.0.0.1 keeps them local"
+        warnings.warn(warning, stacklevel=2)
+    demo.queue(max_size=queue_size, default_concurrency_limit=concurrency(device))
     try:
         app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
     except OSError as e:

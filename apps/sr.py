@@ -3,15 +3,13 @@ weights), tiled with a progress bar; before/after slider; PNG out (Gradio's WebP
 
 from __future__ import annotations
 
-import tempfile
 from functools import partial
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
-from apps.common import MAX_SR_INPUT_PIXELS, AppModels, check_size, read_upload, uploaded_image
+from apps.common import MAX_SR_INPUT_PIXELS, RESULTS, AppModels, check_size, read_upload, uploaded_image
 from core_gan.errors import UserError
 
 TILE, OVERLAP = 256, 16
@@ -37,9 +35,7 @@ def upscale(
     result = upscaler(array, TILE, OVERLAP, report)
     s = upscaler.scale
     before = np.repeat(np.repeat(array, s, axis=0), s, axis=1)
-    path = Path(tempfile.mkdtemp(prefix="gansuite-sr-")) / f"{Path(image).stem}_x{s}.png"
-    Image.fromarray(result).save(path, format="PNG")
-    return (before, result), str(path)
+    return (before, result), RESULTS.png(result, f"{Path(image).stem}_x{s}")
 
 
 def choices_for(models: AppModels, scale: str) -> gr.Dropdown:

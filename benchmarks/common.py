@@ -29,9 +29,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
 
 
+def invocation() -> str:
+    """The command line that ran this benchmark, as a user would type it from the repository root."""
+    script = Path(sys.argv[0])
+    launcher = "python"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        launcher = f"torchrun --standalone --nproc_per_node={os.environ['WORLD_SIZE']}"
+    program = f"-m benchmarks.{script.stem}" if script.parent.name == "benchmarks" else shlex.quote(str(script))
+    return " ".join([launcher, program, *(shlex.quote(a) for a in sys.argv[1:])])
+
+
 def append_results(title: str, table: list[dict[str, object]], notes: str = "") -> None:
     """Append one section (markdown table) with machine, date and the command that produced it."""
-    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    command = invocation()
     keys = list(table[0])
     lines = [
         f"## {title}",

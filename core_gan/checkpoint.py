@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,20 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         os.close(dir_fd)
 
 
+def atomic_link(source: Path, path: Path) -> None:
+    """``path`` becomes another name of the finished file ``source`` (a copy where hard links are
+    not supported), replacing the old ``path`` in one rename."""
+
+    def link(tmp: Path) -> None:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    atomic_write(path, link)
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
 
@@ -67,17 +82,18 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)``: tensors and plain containers only, no code can run."""
+def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict[str, Any]:
+    """``torch.load(weights_only=True)``: tensors and plain containers only, no code can run. Every
+    ``.pt``/``.pth`` file gansuite reads (checkpoints, FID/VGG/Real-ESRGAN weights) comes through here."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint")
+        raise UserError(f"{path}: no such {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise UserError(f"{path}: refused, the file holds code or objects, not only weights") from e
-    except (RuntimeError, EOFError, OSError) as e:
-        raise UserError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from e
+    except Exception as e:  # zip, pickle or tensor-storage errors: torch raises many kinds
+        raise UserError(f"{path}: not a readable {what} ({str(e).splitlines()[0]})") from e
 
 
 def save_inference(run_dir: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

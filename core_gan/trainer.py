@@ -8,9 +8,11 @@ resume, and the NaN/inf guard. What is optimised is the objective's business.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -23,6 +25,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from core_gan.checkpoint import (
+    atomic_link,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -43,7 +46,10 @@ from core_gan.plots import plot_losses, save_preview
 class TrainConfig:
     """How to train, independent of what is trained.
 
-    ``lr_policy`` and ``decay_steps``: see :func:`_schedule`. ``ema``: decay of the EMA of the
+    ``lr_policy`` and ``decay_steps``: see :func:`_schedule`. ``deterministic``: deterministic
+    kernels only (with ``seed``, two CPU runs are bitwise identical). ``checkpoint_keep``: also keep
+    the newest K numbered checkpoints (0 = ``last.pt`` only). ``anomaly_retries``: after a NaN/inf,
+    go back to the last checkpoint at half the learning rate, at most this many times. ``ema``: decay of the EMA of the
     generators (0 = off); exported weights are the EMA ones when on. ``eval_every``: how often the
     trainer's evaluator (e.g. FID) runs, 0 = never. ``best_metric``: an evaluator metric, higher is
     better, whose best value keeps ``checkpoints/best.pt`` and the inference weights in ``RUN/best/``.
@@ -64,12 +70,15 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     sync_bn: bool = False
+    deterministic: bool = False
     fused_optimizer: bool = True
     seed: int = 0
     num_workers: int = 0
     log_every: int = 100
     sample_every: int = 1000
     checkpoint_every: int = 1000
+    checkpoint_keep: int = 0
+    anomaly_retries: int = 0
     eval_every: int = 0
     best_metric: str = ""
     preview_count: int = 64
@@ -257,6 +266,24 @@ class Trainer:
                 f"{self.world.size} processes x batch {self.config.batch_size} = "
                 f"global batch {self.global_batch_size} ({self.device.type}, DistributedDataParallel)"
             )
+        retries = self.config.anomaly_retries
+        with deterministic_algorithms(self.config.deterministic):
+            while True:
+                try:
+                    self._train_to_the_end()
+                    break
+                except Divergence as e:
+                    if retries == 0 or not self.checkpoint_path.is_file():
+                        raise
+                    retries -= 1
+                    self._recover(e)
+        self._save()
+        if self.world.is_main:
+            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+        barrier(self.world)
+        return self.run_dir
+
+    def _train_to_the_end(self) -> None:
         stream = batch_stream(
             self.dataset,
             self.config.batch_size,
@@ -269,6 +296,7 @@ class Trainer:
         )
         self.generators.train()
         self.discriminators.train()
+        self._window = []
         self._window_first_step = self.step
         self._window_start = time.perf_counter()
         with tqdm(
@@ -285,11 +313,23 @@ class Trainer:
                 bar.update(1)
                 self._after_step(bar)
         self._flush_window(bar=None)
-        self._save()
+
+    def _recover(self, error: Divergence) -> None:
+        """``--anomaly-retries``: back to the last good checkpoint with both learning rates halved (the
+        halving is kept in the schedulers' state, so it survives a later ``--resume``)."""
+        self._load(load_checkpoint(self.checkpoint_path))
+        for optimizer, scheduler in ((self.opt_g, self.sched_g), (self.opt_d, self.sched_d)):
+            if optimizer is None or scheduler is None:
+                continue
+            scheduler.base_lrs = [lr / 2 for lr in scheduler.base_lrs]
+            factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+            for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+                group["lr"] = base * factor
+        event = {"step": self.step, "event": f"{error}; resumed from step {self.step} at half the learning rate"}
         if self.world.is_main:
-            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
-        barrier(self.world)
-        return self.run_dir
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(event) + "\n")
+            tqdm.write(f"warning: {event['event']}")
 
     @property
     def global_batch_size(self) -> int:
@@ -392,6 +432,8 @@ class Trainer:
         barrier(self.world)  # every process has checked before rank 0 writes anything
         if not self.world.is_main:
             return
+        for stale in self.checkpoint_path.parent.glob(".*.tmp"):  # left by a process killed mid-write
+            stale.unlink()
         try:
             (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -431,11 +473,22 @@ class Trainer:
         }
 
     def _save(self) -> None:
-        """``checkpoints/last.pt`` (with every process's RNG state) and the inference weights."""
+        """``checkpoints/last.pt`` (with every process's RNG state) and the inference weights; with
+        ``checkpoint_keep`` K, also ``step_NNNNNNN.pt``, of which the newest K are kept."""
         rank_rng = gather_objects(rng_state(), self.world)
-        if self.world.is_main:
-            save_checkpoint(self.checkpoint_path, {**self._state(), "rank_rng": rank_rng})
-            self.export()
+        if not self.world.is_main:
+            return
+        state = {**self._state(), "rank_rng": rank_rng}
+        keep = self.config.checkpoint_keep
+        if keep:
+            numbered = self.checkpoint_path.with_name(f"step_{self.step:07d}.pt")
+            save_checkpoint(numbered, state)
+            atomic_link(numbered, self.checkpoint_path)
+            for old in sorted(self.checkpoint_path.parent.glob("step_*.pt"))[:-keep]:
+                old.unlink()
+        else:
+            save_checkpoint(self.checkpoint_path, state)
+        self.export()
 
     def export(self, folder: Path | None = None) -> None:
         """``model.safetensors`` + ``model.json``: the generators (EMA when on), ready for inference."""
@@ -471,6 +524,21 @@ class Trainer:
         best_path = self.run_dir / "checkpoints" / "best.pt"
         if self.config.best_metric and best_path.is_file():
             self.best = float(load_checkpoint(best_path)["best"][self.config.best_metric])
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(on: bool) -> Iterator[None]:
+    """Deterministic kernels while training (cuDNN's autotuner otherwise: fastest convolutions)."""
+    previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for determinism
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.benchmark = not on
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.backends.cudnn.benchmark = previous[1]
 
 
 def load_step(path: Path) -> int:

@@ -143,6 +143,8 @@ def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
         "compile": args.compile, "sync_bn": args.sync_bn, "seed": args.seed, "num_workers": args.num_workers,
         "log_every": args.log_every, "sample_every": args.sample_every, "checkpoint_every": args.checkpoint_every,
+        "checkpoint_keep": args.checkpoint_keep, "anomaly_retries": args.anomaly_retries,
+        "deterministic": args.deterministic,
     }  # fmt: skip
 
 

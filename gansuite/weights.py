@@ -12,10 +12,9 @@ import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from core_gan.checkpoint import atomic_write, save_inference
+from core_gan.checkpoint import atomic_write, load_checkpoint, save_inference
 from core_gan.download import cache_dir
 from core_gan.errors import UserError
 from core_gan.ncnn import load_into, read_convolutions
@@ -87,10 +86,7 @@ def ncnn_files(stem: str) -> tuple[Path, Path] | None:
 
 def load_pth(net: nn.Module, path: Path) -> None:
     """BasicSR's checkpoint layouts: {"params_ema": sd}, {"params": sd} or the state dict itself."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path}: not a readable PyTorch weights file ({str(e).splitlines()[0]})") from e
+    state = load_checkpoint(path, "PyTorch weights file")
     if isinstance(state, dict):
         state = state.get("params_ema", state.get("params", state))
     try:

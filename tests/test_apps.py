@@ -5,6 +5,7 @@ bundled ones (the bundled checkpoints are checked separately)."""
 import os
 import shutil
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -158,6 +159,116 @@ def test_eight_concurrent_clients_get_their_own_results(server, tmp_path):
     for t in threads:
         t.join(timeout=120)
     assert results == {i: (4 * w, 4 * h) for i, (h, w) in enumerate(sizes)}
+
+
+def rss_mb() -> float:
+    """This process's resident memory (the server runs in it, on threads)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+SOAK_CLIENTS, SOAK_CALLS = 8, 30
+SOAK_RSS_GROWTH_MB = 300
+
+
+def test_soak_mixed_good_and_bad_requests_from_eight_clients(server, tmp_path):
+    """240 requests: every good one answered correctly, every bad one with an error, memory bounded,
+    the server up at the end. Prints the figures for the record."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    good = _png(tmp_path / "good.png", np.full((12, 10, 3), 90, np.uint8))
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    huge = tmp_path / "huge.png"
+    Image.new("L", (10_000, 10_000)).save(huge)
+    bad = [str(tmp_path / "bad.png"), str(huge)]
+
+    def check_sample(c):
+        assert Image.open(c.predict("digits", 1, 4, -1, api_name="/sample")).format == "PNG"
+
+    def check_upscale(c):
+        _, download = c.predict(handle_file(good), "sr4 x4", api_name="/upscale")
+        assert Image.open(download).size == (40, 48)
+
+    def check_bad(c, k):
+        with pytest.raises(AppError, match=r"cannot read image|pixel limit"):
+            c.predict(handle_file(bad[k % 2]), "sr4 x4", api_name="/upscale")
+
+    latencies: list[float] = []
+    failures: list[str] = []
+    bad_answered = []
+
+    def user(i):
+        client = Client(server, verbose=False)
+        for k in range(SOAK_CALLS):
+            t0 = time.perf_counter()
+            try:
+                kind = (i + k) % 3
+                if kind == 2:
+                    check_bad(client, k)
+                    bad_answered.append(1)
+                else:
+                    (check_sample if kind == 0 else check_upscale)(client)
+            except BaseException as e:
+                failures.append(f"client {i} call {k}: {e!r}")
+            latencies.append(time.perf_counter() - t0)
+
+    user(0)  # warm-up round: caches, lazy imports
+    latencies.clear()
+    bad_answered.clear()
+    before = rss_mb()
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(SOAK_CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    growth = rss_mb() - before
+    p95 = float(np.percentile(latencies, 95))
+    print(f"soak: {len(latencies)} requests, {len(failures)} failures, {len(bad_answered)} bad inputs refused, "
+          f"p95 {p95:.2f} s, RSS growth {growth:.0f} MB")  # fmt: skip
+    assert not failures, failures[:3]
+    assert len(latencies) == SOAK_CLIENTS * SOAK_CALLS
+    assert growth < SOAK_RSS_GROWTH_MB
+    check_sample(Client(server, verbose=False))  # still up
+
+
+def test_a_full_queue_answers_busy_at_once_instead_of_growing(tmp_path):
+    """A handler we control (it sleeps), served by our launch() with a queue of 1."""
+    import gradio as gr
+    from gradio_client import Client
+
+    with gr.Blocks() as demo:
+        box = gr.Number()
+        box.change(lambda x: time.sleep(1.5) or x, box, box, api_name="slow")
+    _, url = launch(demo, "127.0.0.1", None, "cpu", block=False, queue_size=1)
+    outcomes: list[str] = []
+
+    def call():
+        t0 = time.perf_counter()
+        try:
+            Client(url, verbose=False).predict(1, api_name="/slow")
+            outcomes.append("ok")
+        except Exception as e:
+            outcomes.append(f"{time.perf_counter() - t0:.1f}s {e}")
+
+    try:
+        threads = [threading.Thread(target=call) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        demo.close()
+    busy = [o for o in outcomes if o != "ok"]
+    assert outcomes.count("ok") >= 2 and busy, outcomes
+    assert all("full" in o.lower() for o in busy), busy
+
+
+def test_a_public_host_gets_a_warning(models):
+    demo = build_hub(models, ("gan",))
+    with pytest.warns(UserWarning, match=r"--host 0\.0\.0\.0: the apps are open to other machines"):
+        launch(demo, "0.0.0.0", None, "cpu", block=False)
+    demo.close()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

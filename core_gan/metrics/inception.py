@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
+from core_gan.checkpoint import load_checkpoint
 from core_gan.download import cached_download
 from core_gan.errors import UserError
 
@@ -101,10 +102,7 @@ class FIDInceptionV3(Inception3):
 def load_fid_inception(weights: str | Path | None = None) -> FIDInceptionV3:
     """The FID network with the published weights: from ``weights``, the torch hub cache, or downloaded."""
     path = cached_download(FID_WEIGHTS_URL, FID_WEIGHTS_FILE, FID_WEIGHTS_SHA256, weights)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path}: not a readable weights file ({str(e).splitlines()[0]})") from e
+    state = load_checkpoint(path, "weights file")
     model = FIDInceptionV3()
     try:
         model.load_state_dict(state)

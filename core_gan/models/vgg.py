@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torchvision.models import vgg19
 
+from core_gan.checkpoint import load_checkpoint
 from core_gan.download import cached_download
 from core_gan.errors import UserError
 
@@ -52,10 +53,7 @@ class VGGFeatures(nn.Module):
 def load_vgg_features(layer: str = "vgg54", weights: str | Path | None = None) -> VGGFeatures:
     """VGG19 features with the ImageNet weights from ``weights``, torch hub's cache, or downloaded there."""
     path = cached_download(VGG19_URL, VGG19_FILE, VGG19_SHA256, weights, flag="--vgg-weights")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{path}: not a readable weights file ({str(e).splitlines()[0]})") from e
+    state = load_checkpoint(path, "weights file")
     model = VGGFeatures(layer)
     wanted = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     own = model.features.state_dict()
