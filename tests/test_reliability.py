@@ -208,6 +208,10 @@ FUZZ = {
         ["upscale", "srresnet-x4", "{root}/small.png", "--scale", "2", "--out", "{out}"],
         "--scale 2",
     ),
+    "output directory that cannot be created": (
+        ["train", "dcgan", "--data", "digits", "--steps", "1", "--out", "{root}/small.png/run"],
+        "cannot create the run directory",
+    ),
     "missing run": (["export", "{root}/no_run", "--format", "onnx", "--out", "{out}/g.onnx"], "no_run"),
     "resume without a checkpoint": (["train", "dcgan", "--data", "digits", "--resume", "--out", "{out}"], "--resume"),
     "sample from a non-run": (["sample", "{root}/empty", "--out", "{out}/s.png"], "empty"),
