@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import time
 
 import torch
@@ -23,6 +24,7 @@ from core_gan.data.stream import batch_stream
 from core_gan.distributed import World, barrier, distributed_session
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.models.vgg import VGGFeatures
+from core_gan.nn import MatmulOnSmallMaps
 from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
@@ -75,10 +77,16 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=1, help="time --steps this many times; report the median")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--no-fused", action="store_true", help="Adam's per-tensor loop, as the reference code runs it")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="the reference implementation's configuration: per-tensor Adam and the library's transposed convolution",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.add_argument("--record", action="store_true", help="append to benchmarks/RESULTS.md")
@@ -110,8 +118,13 @@ def peak_tflops(device: torch.device, precision: str, given: float | None) -> fl
 def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
     torch.manual_seed(0)
     objective, data = make_objective(a.model, a.size, a.batch * world.size)
+    fused = not (a.no_fused or a.reference)
+    if a.reference:
+        for module in objective.generators.modules():
+            if isinstance(module, MatmulOnSmallMaps):
+                module.matmul_small_maps = False
     config = TrainConfig(batch_size=a.batch, device=a.device, precision=a.precision,
-                         channels_last=a.channels_last, compile=a.compile, fused_optimizer=not a.no_fused)  # fmt: skip
+                         channels_last=a.channels_last, compile=a.compile, fused_optimizer=fused)  # fmt: skip
     trainer = Trainer(objective, data, "/tmp/bench_train_unused", config, {"model": a.model})
     stream = batch_stream(data, a.batch, rank=world.rank, world_size=world.size)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
@@ -123,19 +136,24 @@ def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
     sync()
     barrier(world)
     warmup_s = time.perf_counter() - t_warm
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        losses = trainer.train_step(stream)
-    sync()
-    barrier(world)
-    ms = (time.perf_counter() - t0) / a.steps * 1000
+    block_ms = []
+    for _ in range(a.repeat):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            losses = trainer.train_step(stream)
+        sync()
+        barrier(world)
+        block_ms.append((time.perf_counter() - t0) / a.steps * 1000)
+    ms = statistics.median(block_ms)
     assert all(torch.isfinite(v).all() for v in losses.values()), "non-finite loss"
     tflops = flops.get_total_flops() * world.size / (ms / 1000) / 1e12
     peak = peak_tflops(trainer.device, a.precision, a.peak_tflops)
     row = {
         "model": a.model, "size": a.size, "batch": a.batch, "processes": world.size, "device": str(trainer.device),
-        "precision": a.precision, "channels_last": a.channels_last, "compile": a.compile, "fused Adam": not a.no_fused,
-        "ms/step": round(ms, 1), "images/s": round(a.batch * world.size * 1000 / ms, 2),
+        "precision": a.precision, "channels_last": a.channels_last, "compile": a.compile,
+        "fused Adam": fused, "reference layers": a.reference,
+        "ms/step": round(ms, 1), "ms/step range": f"{min(block_ms):.0f}-{max(block_ms):.0f}",
+        "images/s": round(a.batch * world.size * 1000 / ms, 2),
         "peak MB": round(peak_memory_mb(trainer.device)), "GFLOP/step": round(flops.get_total_flops() / 1e9, 1),
         "TFLOP/s": round(tflops, 3), "MFU %": round(100 * tflops / peak, 1) if peak else "-",
         "warmup s": round(warmup_s, 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Norm = Literal["batch", "instance", "none"]
@@ -25,6 +26,70 @@ def norm_layer(kind: Norm, channels: int) -> nn.Module:
 def uses_bias(norm: Norm) -> bool:
     """A conv followed by batch norm needs no bias (BN's shift replaces it); instance norm keeps it."""
     return norm != "batch"
+
+
+SMALL_MAP = 256
+"""Maps of at most this many pixels are convolved as a matrix product on the CPU (see DownConv/UpConv)."""
+
+
+class MatmulOnSmallMaps:
+    """Mixed into nn.Conv2d / nn.ConvTranspose2d: on the CPU, a map of at most ``SMALL_MAP`` pixels is
+    convolved as one matrix product with unfold/fold (im2col/col2im): the same function and parameters.
+
+    Why: the U-Net's innermost layers have 512-1024 channels on 1x1 to 16x16 maps; there the library's
+    CPU kernels spend most of their time re-laying out the 4-8 M-weight kernels (measured 2-3x slower
+    than the matrix product in each direction). Large maps, other devices, export and tracing take the
+    library's kernel. ``matmul_small_maps = False`` restores it everywhere (the reference configuration).
+    """
+
+    matmul_small_maps = True
+
+    def small_cpu_map(self, x: torch.Tensor) -> bool:
+        square = all(len(set(getattr(self, a))) == 1 for a in ("kernel_size", "stride", "padding"))
+        return (
+            self.matmul_small_maps
+            and x.device.type == "cpu"
+            and x.dim() == 4
+            and x.shape[-2] * x.shape[-1] <= SMALL_MAP
+            and square
+            and self.groups == 1
+            and self.dilation == (1, 1)
+            and getattr(self, "padding_mode", "zeros") == "zeros"
+            and getattr(self, "output_padding", (0, 0)) == (0, 0)
+            and not torch.compiler.is_exporting()
+            and not torch.jit.is_tracing()
+        )
+
+    def add_bias(self, out: torch.Tensor) -> torch.Tensor:
+        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1).to(out.dtype)
+
+
+class DownConv(MatmulOnSmallMaps, nn.Conv2d):
+    """nn.Conv2d; small CPU maps by im2col and a matrix product (see MatmulOnSmallMaps)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.small_cpu_map(x):
+            return super().forward(x)
+        batch, _, height, width = x.shape
+        k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
+        columns = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)  # (B, in_ch k k, L)
+        out = self.weight.reshape(self.out_channels, -1) @ columns  # (B, out_ch, L)
+        size = ((height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1)
+        return self.add_bias(out.reshape(batch, self.out_channels, *size))
+
+
+class UpConv(MatmulOnSmallMaps, nn.ConvTranspose2d):
+    """nn.ConvTranspose2d; small CPU maps by a matrix product and col2im (see MatmulOnSmallMaps)."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if not self.small_cpu_map(x) or output_size is not None:
+            return super().forward(x, output_size)
+        batch, channels, height, width = x.shape
+        k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
+        pixels = x.reshape(batch, channels, height * width).transpose(1, 2)  # (B, H * W, in_ch)
+        columns = (pixels @ self.weight.reshape(channels, -1)).transpose(1, 2)  # (B, out_ch * k * k, H * W)
+        size = ((height - 1) * s - 2 * p + k, (width - 1) * s - 2 * p + k)
+        return self.add_bias(F.fold(columns, size, self.kernel_size, padding=self.padding, stride=self.stride))
 
 
 @torch.no_grad()

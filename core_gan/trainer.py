@@ -124,8 +124,8 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
 
 def _grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
     """Global L2 norm of the gradients, without a host-device sync."""
-    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
-    return torch.stack(grads).norm() if grads else torch.zeros(())
+    grads = [p.grad.detach() for p in params if p.grad is not None]
+    return torch.stack(torch._foreach_norm(grads)).float().norm() if grads else torch.zeros(())
 
 
 class Trainer:

@@ -6,7 +6,7 @@ from torch import nn
 
 from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPGANConfig
-from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, init_weights, norm_layer
+from core_gan.nn import ConditionalBatchNorm2d, DownConv, MinibatchStdDev, UpConv, init_weights, norm_layer
 from gansuite.registry import MODELS, build
 from translation.cyclegan import CycleGANConfig
 from translation.esrgan import RRDBNetConfig
@@ -158,3 +158,22 @@ def test_spectral_norm_option_bounds_the_weight():
     conv = D.features[1][0]
     sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
     assert sigma.item() == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.mark.parametrize("layer", [DownConv, UpConv])
+@pytest.mark.parametrize("size", [(2, 2), (3, 5), (16, 16)])
+def test_matmul_on_small_cpu_maps_is_the_library_convolution(layer, size):
+    """The U-Net's small-map path (im2col/col2im + a matrix product) against the library's kernel:
+    values and every gradient."""
+    torch.manual_seed(0)
+    conv = layer(24, 8, 4, 2, 1, bias=True)
+    x = torch.randn(2, 24, *size, requires_grad=True)
+    results = []
+    for matmul in (True, False):
+        conv.matmul_small_maps = matmul
+        x.grad = conv.weight.grad = conv.bias.grad = None
+        out = conv(x)
+        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+        results.append((out.detach(), x.grad, conv.weight.grad, conv.bias.grad))
+    for fast, reference in zip(*results, strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-4)  # float32 sums in another order

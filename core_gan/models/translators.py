@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core_gan.nn import Norm, conv_block, norm_layer, spectral, uses_bias
+from core_gan.nn import DownConv, Norm, UpConv, conv_block, norm_layer, spectral, uses_bias
 
 
 class UNetGenerator(nn.Module):
@@ -35,7 +35,7 @@ class UNetGenerator(nn.Module):
         self.down = nn.ModuleList()
         for i, width in enumerate(widths):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, True)]
-            layers.append(nn.Conv2d(in_ch if i == 0 else widths[i - 1], width, 4, 2, 1, bias=bias))
+            layers.append(DownConv(in_ch if i == 0 else widths[i - 1], width, 4, 2, 1, bias=bias))
             if 0 < i < depth - 1:
                 layers.append(norm_layer(norm, width))
             self.down.append(nn.Sequential(*layers))
@@ -43,7 +43,7 @@ class UNetGenerator(nn.Module):
         for i in range(depth):
             up_in = widths[i] if i == depth - 1 else 2 * widths[i]
             up_out = out_ch if i == 0 else widths[i - 1]
-            layers = [nn.ReLU(True), nn.ConvTranspose2d(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
+            layers = [nn.ReLU(True), UpConv(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
             if i == 0:
                 layers.append(nn.Tanh())
             else:
