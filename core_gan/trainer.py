@@ -46,13 +46,14 @@ from core_gan.plots import plot_losses, save_preview
 class TrainConfig:
     """How to train, independent of what is trained.
 
-    ``lr_policy`` and ``decay_steps``: see :func:`_schedule`. ``deterministic``: deterministic
-    kernels only (with ``seed``, two CPU runs are bitwise identical). ``checkpoint_keep``: also keep
-    the newest K numbered checkpoints (0 = ``last.pt`` only). ``anomaly_retries``: after a NaN/inf,
-    go back to the last checkpoint at half the learning rate, at most this many times. ``ema``: decay of the EMA of the
+    ``lr_policy`` and ``decay_steps``: see :func:`_schedule`. ``ema``: decay of the EMA of the
     generators (0 = off); exported weights are the EMA ones when on. ``eval_every``: how often the
     trainer's evaluator (e.g. FID) runs, 0 = never. ``best_metric``: an evaluator metric, higher is
     better, whose best value keeps ``checkpoints/best.pt`` and the inference weights in ``RUN/best/``.
+    ``deterministic``: deterministic kernels only (with ``seed``, two CPU runs are bitwise identical).
+    ``checkpoint_keep``: also keep the newest K numbered checkpoints (0 = ``last.pt`` only).
+    ``anomaly_retries``: after a NaN/inf, go back to the last checkpoint at half the learning rate, at
+    most this many times. ``sync_bn``: SyncBatchNorm under DDP (CUDA).
     """
 
     steps: int = 10_000

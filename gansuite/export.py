@@ -54,7 +54,7 @@ class ExportTarget:
             return (z, torch.arange(batch) % config["num_classes"]) if len(self.input_names) == 2 else (z,)
         multiple = getattr(self.module, "multiple", 1)
         side = -(-max(size or 64, multiple) // multiple) * multiple
-        channels = config.get("input_nc", config.get("channels", 3))
+        channels = next(m.in_channels for m in self.module.modules() if isinstance(m, nn.Conv2d))
         return (torch.rand(batch, channels, side, side, generator=gen) * 2 - 1,)
 
 
