@@ -197,7 +197,10 @@ FUZZ = {
         ["train", "dcgan", "--data", "digits", "--image-size", "48", "--out", "{out}"],
         "--image-size 48",
     ),
-    "corrupt image to translate": (["translate", "{root}/dcgan", "{root}/corrupt.png", "--out", "{out}"], "dcgan"),
+    "translate with a DCGAN run": (
+        ["translate", "{root}/dcgan", "{root}/small.png", "--out", "{out}"],
+        "is a dcgan model",
+    ),
     "checkpoint of another model type": (
         ["upscale", "{root}/dcgan", "{root}/small.png", "--out", "{out}"],
         "is a dcgan model",
