@@ -233,26 +233,30 @@ def test_soak_mixed_good_and_bad_requests_from_eight_clients(server, tmp_path):
 
 
 def test_a_full_queue_answers_busy_at_once_instead_of_growing(tmp_path):
-    """A handler we control (it sleeps), served by our launch() with a queue of 1."""
+    """A handler we control (it sleeps 3 s), served by our launch() with a queue of 1: of 5 requests
+    sent together, one runs, one waits, the others are told at once that the queue is full."""
     import gradio as gr
     from gradio_client import Client
 
     with gr.Blocks() as demo:
         box = gr.Number()
-        box.change(lambda x: time.sleep(1.5) or x, box, box, api_name="slow")
+        box.change(lambda x: time.sleep(3) or x, box, box, api_name="slow")
     _, url = launch(demo, "127.0.0.1", None, "cpu", block=False, queue_size=1)
+    clients = [Client(url, verbose=False) for _ in range(5)]  # connected before the burst
+    start = threading.Barrier(len(clients))
     outcomes: list[str] = []
 
-    def call():
+    def call(client):
+        start.wait()
         t0 = time.perf_counter()
         try:
-            Client(url, verbose=False).predict(1, api_name="/slow")
+            client.predict(1, api_name="/slow")
             outcomes.append("ok")
         except Exception as e:
             outcomes.append(f"{time.perf_counter() - t0:.1f}s {e}")
 
     try:
-        threads = [threading.Thread(target=call) for _ in range(5)]
+        threads = [threading.Thread(target=call, args=(c,)) for c in clients]
         for t in threads:
             t.start()
         for t in threads:
@@ -261,7 +265,7 @@ def test_a_full_queue_answers_busy_at_once_instead_of_growing(tmp_path):
         demo.close()
     busy = [o for o in outcomes if o != "ok"]
     assert outcomes.count("ok") >= 2 and busy, outcomes
-    assert all("full" in o.lower() for o in busy), busy
+    assert all("full" in o.lower() and float(o.split("s ")[0]) < 3 for o in busy), busy
 
 
 def test_a_public_host_gets_a_warning(models):
