@@ -13,6 +13,8 @@ import kornia
 import numpy as np
 import torch
 
+from core_gan.distributed import launched_by_torchrun
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
@@ -33,7 +35,7 @@ def invocation() -> str:
     """The command line that ran this benchmark, as a user would type it from the repository root."""
     script = Path(sys.argv[0])
     launcher = "python"
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if launched_by_torchrun():
         launcher = f"torchrun --standalone --nproc_per_node={os.environ['WORLD_SIZE']}"
     program = f"-m benchmarks.{script.stem}" if script.parent.name == "benchmarks" else shlex.quote(str(script))
     return " ".join([launcher, program, *(shlex.quote(a) for a in sys.argv[1:])])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import torch
@@ -44,18 +45,26 @@ class MatmulOnSmallMaps:
 
     matmul_small_maps = True
 
-    def small_cpu_map(self, x: torch.Tensor) -> bool:
+    @functools.cached_property
+    def plain_geometry(self) -> bool:
+        """Square kernel, stride and padding; zero padding; no groups, dilation or output padding
+        (what the matrix-product path computes); fixed at construction, so computed once."""
         square = all(len(set(getattr(self, a))) == 1 for a in ("kernel_size", "stride", "padding"))
+        return (
+            square
+            and self.groups == 1
+            and self.dilation == (1, 1)
+            and getattr(self, "padding_mode", "zeros") == "zeros"
+            and getattr(self, "output_padding", (0, 0)) == (0, 0)
+        )
+
+    def small_cpu_map(self, x: torch.Tensor) -> bool:
         return (
             self.matmul_small_maps
             and x.device.type == "cpu"
             and x.dim() == 4
             and x.shape[-2] * x.shape[-1] <= SMALL_MAP
-            and square
-            and self.groups == 1
-            and self.dilation == (1, 1)
-            and getattr(self, "padding_mode", "zeros") == "zeros"
-            and getattr(self, "output_padding", (0, 0)) == (0, 0)
+            and self.plain_geometry
             and not torch.compiler.is_exporting()
             and not torch.jit.is_tracing()
         )
