@@ -101,6 +101,16 @@ class UpConv(MatmulOnSmallMaps, nn.ConvTranspose2d):
         return self.add_bias(F.fold(columns, size, self.kernel_size, padding=self.padding, stride=self.stride))
 
 
+class ReflectionPad2d(nn.ReflectionPad2d):
+    """nn.ReflectionPad2d that pads in the incoming dtype. Autocast runs reflection padding in fp32, so
+    under bf16 each padded map would be copied up to fp32 and, by the convolution after it, back down:
+    two copies of the whole map per pad that gain no precision (padding only moves values)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x)
+
+
 @torch.no_grad()
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
     """DCGAN initialisation: conv/linear weights ~ N(0, std), norm scales ~ N(1, std), biases 0."""

@@ -6,7 +6,15 @@ from torch import nn
 
 from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPGANConfig
-from core_gan.nn import ConditionalBatchNorm2d, DownConv, MinibatchStdDev, UpConv, init_weights, norm_layer
+from core_gan.nn import (
+    ConditionalBatchNorm2d,
+    DownConv,
+    MinibatchStdDev,
+    ReflectionPad2d,
+    UpConv,
+    init_weights,
+    norm_layer,
+)
 from gansuite.registry import MODELS, build
 from translation.cyclegan import CycleGANConfig
 from translation.esrgan import RRDBNetConfig
@@ -177,3 +185,19 @@ def test_matmul_on_small_cpu_maps_is_the_library_convolution(layer, size):
         results.append((out.detach(), x.grad, conv.weight.grad, conv.bias.grad))
     for fast, reference in zip(*results, strict=True):
         torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-4)  # float32 sums in another order
+
+
+def test_reflection_pad_keeps_the_autocast_dtype():
+    """Under bf16 autocast the library pads a bf16 map in fp32; ours returns the same values in bf16,
+    and a ResNet generator built from it computes what it computes in fp32 (to bf16 rounding)."""
+    x = torch.randn(1, 4, 6, 7).to(torch.bfloat16)
+    with torch.autocast("cpu", torch.bfloat16):
+        library, ours = nn.ReflectionPad2d(2)(x), ReflectionPad2d(2)(x)
+    assert library.dtype == torch.float32 and ours.dtype == torch.bfloat16
+    torch.testing.assert_close(ours.float(), library, rtol=0, atol=0)
+    torch.manual_seed(0)
+    gens, _ = build("cyclegan", CycleGANConfig(ngf=8, netG="resnet_6blocks"))
+    G, image = gens["G_AB"], torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", torch.bfloat16):
+        fast = G(image)
+    torch.testing.assert_close(fast.float(), G(image), rtol=0, atol=0.05)

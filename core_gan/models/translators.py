@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core_gan.nn import DownConv, Norm, UpConv, conv_block, norm_layer, spectral, uses_bias
+from core_gan.nn import DownConv, Norm, ReflectionPad2d, UpConv, conv_block, norm_layer, spectral, uses_bias
 
 
 class UNetGenerator(nn.Module):
@@ -74,10 +74,10 @@ class ResidualBlock(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         conv = nn.Conv2d(channels, channels, 3, bias=bias)
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), conv, norm_layer(norm, channels), nn.ReLU(True)]
+        layers: list[nn.Module] = [ReflectionPad2d(1), conv, norm_layer(norm, channels), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,7 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)
+            ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)
         ]  # fmt: skip
         for m in (1, 2):
             layers += [
@@ -113,7 +113,7 @@ class ResNetGenerator(nn.Module):
                 norm_layer(norm, ngf * m // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
