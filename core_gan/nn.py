@@ -101,6 +101,12 @@ class UpConv(MatmulOnSmallMaps, nn.ConvTranspose2d):
         return self.add_bias(F.fold(columns, size, self.kernel_size, padding=self.padding, stride=self.stride))
 
 
+def acts_per_image(module: nn.Module) -> bool:
+    """No batch norm inside: each image's output depends on that image alone, so batching images
+    together gives each the same result (instance norm, layer norm and dropout are per image)."""
+    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 class ReflectionPad2d(nn.ReflectionPad2d):
     """nn.ReflectionPad2d that pads in the incoming dtype. Autocast runs reflection padding in fp32, so
     under bf16 each padded map would be copied up to fp32 and, by the convolution after it, back down:

@@ -69,6 +69,32 @@ def test_cycle_and_identity_weights_match_the_paper():
     assert "idt_A" not in no_idt.g_loss((a, b))
 
 
+@pytest.mark.parametrize("norm", ["instance", "none"])
+def test_cycle_and_identity_passes_in_one_batch_give_the_same_losses_and_gradients(norm):
+    """Each generator runs on its cycle input and its identity input as one batch (per-image norms
+    only); losses and generator gradients equal those of separate passes."""
+    gens, discs = build("cyclegan", replace(TINY, norm=norm))
+    torch.manual_seed(1)
+    batch = (torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
+    objective = CycleGANObjective(dict(gens.items()), dict(discs.items()), CycleGANLoss(), batch)
+    assert objective.batch_cycle_and_identity
+    results = []
+    for together in (True, False):
+        objective.batch_cycle_and_identity = together
+        objective.generators.zero_grad()
+        losses = objective.g_loss(batch)
+        losses["total"].backward()
+        grads = [p.grad.clone() for p in objective.generators.parameters()]
+        results.append(({k: v.item() for k, v in losses.items()}, grads))
+    (batched, batched_grads), (separate, separate_grads) = results
+    assert batched == pytest.approx(separate, rel=1e-5)
+    for fast, reference in zip(batched_grads, separate_grads, strict=True):
+        torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-6)
+    with_batch_norm, _ = build("cyclegan", replace(TINY, norm="batch"))
+    objective = CycleGANObjective(dict(with_batch_norm.items()), dict(discs.items()), CycleGANLoss(), batch)
+    assert not objective.batch_cycle_and_identity, "batch statistics would mix the two batches"
+
+
 def test_both_directions_keep_shapes_and_discriminators_are_unconditional():
     objective, (a, b) = _objective()
     assert objective.generators["G_AB"](a).shape == a.shape and objective.generators["G_BA"](b).shape == b.shape
