@@ -21,7 +21,8 @@ from core_gan.metrics.image_quality import psnr
 from gansuite.cli import main as cli
 from gansuite.inference import Translator
 
-SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
+SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "hr"
+TEST_PER_PHOTO = 16
 
 
 def colour_map(x: np.ndarray) -> np.ndarray:
@@ -29,14 +30,23 @@ def colour_map(x: np.ndarray) -> np.ndarray:
     return np.stack([x[..., 2], 255 - x[..., 0], x[..., 1]], axis=-1).astype(np.uint8)
 
 
-def crops(image: np.ndarray, rows: slice, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    region = image[rows]
+def checkerboard_crops(image: np.ndarray, parity: int, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """n random size x size crops, each inside one cell of a checkerboard of 2 size cells whose colour
+    is ``parity``: the two colours share the photo's content but no pixel."""
+    cell = 2 * size
+    cells = [
+        (y, x) for y in range(image.shape[0] // cell) for x in range(image.shape[1] // cell) if (y + x) % 2 == parity
+    ]
     out = []
-    for _ in range(n):
-        y = int(rng.integers(0, region.shape[0] - size + 1))
-        x = int(rng.integers(0, region.shape[1] - size + 1))
-        out.append(region[y : y + size, x : x + size])
+    for k in rng.integers(0, len(cells), n):
+        y, x = (c * cell + int(rng.integers(0, size + 1)) for c in cells[k])
+        out.append(image[y : y + size, x : x + size])
     return out
+
+
+def random_crops(image: np.ndarray, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    ys, xs = rng.integers(0, image.shape[0] - size + 1, n), rng.integers(0, image.shape[1] - size + 1, n)
+    return [image[y : y + size, x : x + size] for y, x in zip(ys, xs, strict=True)]
 
 
 def make_data(root: Path, size: int, per_photo: int) -> list[np.ndarray]:
@@ -46,12 +56,11 @@ def make_data(root: Path, size: int, per_photo: int) -> list[np.ndarray]:
     for side in ("trainA", "trainB", "testA", "testB"):
         (root / side).mkdir(parents=True)
     for k, photo in enumerate(train):
-        h = photo.shape[0] // 2
-        for i, c in enumerate(crops(photo, slice(0, h), per_photo, size, rng)):
+        for i, c in enumerate(checkerboard_crops(photo, 0, per_photo, size, rng)):
             Image.fromarray(c).save(root / "trainA" / f"{k}_{i}.png")
-        for i, c in enumerate(crops(photo, slice(h, None), per_photo, size, rng)):
+        for i, c in enumerate(checkerboard_crops(photo, 1, per_photo, size, rng)):
             Image.fromarray(colour_map(c)).save(root / "trainB" / f"{k}_{i}.png")
-    test = [c for photo in held_out for c in crops(photo, slice(0, None), 8, size, rng)]
+    test = [c for photo in held_out for c in random_crops(photo, TEST_PER_PHOTO, size, rng)]
     for i, c in enumerate(test):
         Image.fromarray(c).save(root / "testA" / f"{i}.png")
         Image.fromarray(colour_map(c)).save(root / "testB" / f"{i}.png")

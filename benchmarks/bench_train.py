@@ -86,7 +86,7 @@ def main() -> None:
         "--reference",
         action="store_true",
         help="the reference implementation's configuration: per-tensor Adam, the library's convolutions on "
-        "small maps, CycleGAN's cycle and identity passes run separately",
+        "small maps, CycleGAN's cycle and identity passes run separately, the C library's default allocator",
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
@@ -126,8 +126,8 @@ def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
                 module.matmul_small_maps = False
         if isinstance(objective, CycleGANObjective):
             objective.batch_cycle_and_identity = False
-    config = TrainConfig(batch_size=a.batch, device=a.device, precision=a.precision,
-                         channels_last=a.channels_last, compile=a.compile, fused_optimizer=fused)  # fmt: skip
+    config = TrainConfig(batch_size=a.batch, device=a.device, precision=a.precision, channels_last=a.channels_last,
+                         compile=a.compile, fused_optimizer=fused, retain_freed_memory=not a.reference)  # fmt: skip
     trainer = Trainer(objective, data, "/tmp/bench_train_unused", config, {"model": a.model})
     stream = batch_stream(data, a.batch, rank=world.rank, world_size=world.size)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)

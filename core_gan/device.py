@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -83,3 +85,26 @@ def compile_available(device: torch.device) -> bool:
         warnings.warn(f"--compile: torch.compile is unavailable here ({reason}); training eagerly", stacklevel=2)
         return False
     return True
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_MAX = 32 * 2**20  # the largest glibc accepts on 64-bit
+
+
+@functools.cache
+def retain_freed_memory() -> bool:
+    """Keep memory the CPU allocator frees for reuse, instead of handing it back to the OS (glibc).
+
+    glibc serves each block over its mmap threshold (at most 32 MiB) with a fresh mapping and unmaps it
+    on free, so every training step page-faults its activation maps in again: measured, 6-8 % of a
+    CycleGAN step on this project's CPU. Blocks up to 32 MiB now come from the heap, which is no longer
+    trimmed. The cost: the process keeps its peak memory. Returns whether it applied (not on other C
+    libraries); process-wide, once.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))

@@ -34,7 +34,7 @@ from core_gan.checkpoint import (
     write_json,
 )
 from core_gan.data.stream import batch_stream
-from core_gan.device import compile_available, select_device, select_precision
+from core_gan.device import compile_available, retain_freed_memory, select_device, select_precision
 from core_gan.distributed import barrier, current_world, gather_objects, local_device, mean_across, wrap_ddp
 from core_gan.errors import UserError
 from core_gan.nn import count_parameters
@@ -53,7 +53,8 @@ class TrainConfig:
     ``deterministic``: deterministic kernels only (with ``seed``, two CPU runs are bitwise identical).
     ``checkpoint_keep``: also keep the newest K numbered checkpoints (0 = ``last.pt`` only).
     ``anomaly_retries``: after a NaN/inf, go back to the last checkpoint at half the learning rate, at
-    most this many times. ``sync_bn``: SyncBatchNorm under DDP (CUDA).
+    most this many times. ``sync_bn``: SyncBatchNorm under DDP (CUDA). ``retain_freed_memory``: on the
+    CPU, the allocator keeps freed memory for the next step (see core_gan.device.retain_freed_memory).
     """
 
     steps: int = 10_000
@@ -73,6 +74,7 @@ class TrainConfig:
     sync_bn: bool = False
     deterministic: bool = False
     fused_optimizer: bool = True
+    retain_freed_memory: bool = True
     seed: int = 0
     num_workers: int = 0
     log_every: int = 100
@@ -163,6 +165,8 @@ class Trainer:
         self.world = current_world()
         self.device = local_device(select_device(config.device), self.world)
         self.precision = select_precision(self.device, config.precision)
+        if self.device.type == "cpu" and config.retain_freed_memory:
+            retain_freed_memory()
         self.generators = objective.generators.to(self.device)
         self.discriminators = objective.discriminators.to(self.device)
         if config.channels_last:
