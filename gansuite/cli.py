@@ -28,6 +28,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
+    return value
+
+
 def seed_list(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
@@ -42,7 +49,7 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=float, help="learning rate (G, and D unless --lr-d)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR)")
-    p.add_argument("--decay-steps", type=int, help="decay the learning rates linearly to 0 over the last N steps")
+    p.add_argument("--decay-steps", type=non_negative_int, help="decay the lrs linearly to 0 over the last N steps")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--channels-last", action="store_true")
@@ -50,17 +57,17 @@ def add_common_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync-bn", action="store_true", help="under torchrun on GPUs: batch statistics over all processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--num-workers", type=non_negative_int, default=0)
     p.add_argument("--image-size", type=positive_int, help="base GANs: 32; pix2pix: the crop (256 for unet_256)")
     p.add_argument("--channels", type=int, default=3, choices=(1, 3), help="for image folders")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
     p.add_argument("--log-every", type=positive_int, default=100)
     p.add_argument("--sample-every", type=positive_int, default=1000)
     p.add_argument("--checkpoint-every", type=positive_int, default=1000)
-    p.add_argument("--checkpoint-keep", type=int, default=0, help="also keep the newest K numbered checkpoints")
-    p.add_argument("--anomaly-retries", type=int, default=0, help="on NaN/inf: back to the last checkpoint at half lr")
+    p.add_argument("--checkpoint-keep", type=non_negative_int, default=0, help="keep the newest K numbered checkpoints")
+    p.add_argument("--anomaly-retries", type=non_negative_int, default=0, help="on NaN/inf: last checkpoint, half lr")
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels: with --seed, repeatable runs")
-    p.add_argument("--eval-every", type=int, default=0, help="report FID/KID (or mode coverage) every N steps")
+    p.add_argument("--eval-every", type=non_negative_int, default=0, help="FID/KID (or mode coverage) every N steps")
     p.add_argument("--eval-samples", type=positive_int, default=1000, help="images per --eval-every evaluation")
     p.add_argument("--fid-weights", type=Path, help="FID Inception weights for --eval-every on image folders")
 
@@ -76,7 +83,7 @@ def add_base_gan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, nargs="?", const=0.999, help="EMA of G, decay 0.999 (gan: on; 0 = off)")
     p.add_argument("--clip", type=float, default=0.01, help="WGAN weight clip")
     p.add_argument("--r1", type=float, default=0.0, help="R1 penalty gamma")
-    p.add_argument("--unroll", type=int, default=0, help="unrolled D steps for G's update (Metz et al.)")
+    p.add_argument("--unroll", type=non_negative_int, default=0, help="unrolled D steps for G's update (Metz et al.)")
     p.add_argument("--unroll-lr", type=float, default=0.01)
     p.add_argument("--hidden", type=positive_int, default=128, help="gan: hidden width")
     p.add_argument("--layers", type=positive_int, default=3, help="gan: hidden layers")
@@ -105,12 +112,12 @@ def add_translation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS)
     p.add_argument("--load-size", type=positive_int, help="default: image size x 286/256")
     p.add_argument("--no-flip", action="store_true")
-    p.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay after --epochs")
+    p.add_argument("--epochs-decay", type=non_negative_int, default=100, help="epochs of linear decay after --epochs")
     p.add_argument("--lr-policy", default="linear", choices=("linear", "step", "cosine"))
     p.add_argument("--lambda-a", type=float, default=10.0, help="cyclegan: weight of ||F(G(a)) - a||")
     p.add_argument("--lambda-b", type=float, default=10.0, help="cyclegan: weight of ||G(F(b)) - b||")
     p.add_argument("--lambda-identity", type=float, default=0.5, help="cyclegan: identity weight (x lambda)")
-    p.add_argument("--pool-size", type=int, default=50, help="cyclegan: history of fakes for D")
+    p.add_argument("--pool-size", type=non_negative_int, default=50, help="cyclegan: history of fakes for D")
     p.add_argument("--serial", action="store_true", help="cyclegan: pair A[i] with B[i] instead of a random B")
 
 
@@ -175,14 +182,14 @@ def build_parser() -> Parser:
     evaluate.add_argument("--weights", type=Path, help="FID Inception weights file (default: torch hub cache)")
     evaluate.add_argument("--resize", default="legacy", choices=("legacy", "clean"))
     evaluate.add_argument("--batch-size", type=positive_int, default=50)
-    evaluate.add_argument("--num-workers", type=int, default=0)
+    evaluate.add_argument("--num-workers", type=non_negative_int, default=0)
     evaluate.add_argument("--device", default="auto", choices=DEVICES)
     evaluate.add_argument("--save-stats", type=Path, help="fid: save the first folder's mu/sigma to this .npz")
     evaluate.add_argument("--subsets", type=positive_int, default=100, help="kid")
     evaluate.add_argument("--subset-size", type=positive_int, default=1000, help="kid")
     evaluate.add_argument("--splits", type=positive_int, default=10, help="is")
     evaluate.add_argument("--y-channel", action="store_true", help="psnr/ssim on BT.601 luma")
-    evaluate.add_argument("--crop-border", type=int, default=0, help="psnr/ssim: pixels cut from each side")
+    evaluate.add_argument("--crop-border", type=non_negative_int, default=0, help="psnr/ssim: pixels cut per side")
     evaluate.add_argument("--json", action="store_true", help="one JSON object keyed by the metric's name")
     evaluate.add_argument("--data", type=Path, help="run: the paired data")
     evaluate.add_argument("--split", default="test", help="run: the split to evaluate")
@@ -196,8 +203,8 @@ def build_parser() -> Parser:
     edges.add_argument("--low", type=float, default=0.1, help="Canny low threshold")
     edges.add_argument("--high", type=float, default=0.2, help="Canny high threshold")
     edges.add_argument("--sigma", type=float, default=2.0)
-    edges.add_argument("--dilate", type=int, default=0, help="thicken edges by N pixels")
-    edges.add_argument("--min-fragment", type=int, default=10, help="drop edge fragments under N pixels")
+    edges.add_argument("--dilate", type=non_negative_int, default=0, help="thicken edges by N pixels")
+    edges.add_argument("--min-fragment", type=non_negative_int, default=10, help="drop edge fragments under N pixels")
     combine = data_sub.add_parser("combine", help="pair A/x and B/x into A|B side-by-side images")
     combine.add_argument("a", type=Path)
     combine.add_argument("b", type=Path)

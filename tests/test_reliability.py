@@ -193,6 +193,14 @@ FUZZ = {
     ),
     "unknown model": (["train", "stylegan9", "--data", "{root}/pairs", "--out", "{out}"], "stylegan9"),
     "negative steps": (["train", "dcgan", "--data", "digits", "--steps", "-3", "--out", "{out}"], "--steps"),
+    "negative checkpoint count": (
+        ["train", "dcgan", "--data", "digits", "--checkpoint-keep", "-1", "--out", "{out}"],
+        "--checkpoint-keep",
+    ),
+    "negative retries": (
+        ["train", "dcgan", "--data", "digits", "--anomaly-retries", "-2", "--out", "{out}"],
+        "--anomaly-retries",
+    ),
     "image size the model cannot make": (
         ["train", "dcgan", "--data", "digits", "--image-size", "48", "--out", "{out}"],
         "--image-size 48",
