@@ -18,8 +18,8 @@ from PIL import Image
 
 from core_gan.data.images import open_image
 from core_gan.errors import UserError
-from gansuite.bundled import bundled_models, resolve_run
-from gansuite.inference import BASE_MODELS, SR_MODELS, BaseGANModel, Translator, Upscaler
+from gansuite.inference import BaseGANModel, Translator, Upscaler
+from gansuite.runs import BASE_MODELS, SR_MODELS, bundled_models, resolve_run
 from gansuite.weights import import_available
 
 MIN_SIDE = 8

@@ -12,7 +12,8 @@ from torchvision.utils import make_grid
 
 from apps.common import AppModels
 from core_gan.errors import UserError
-from gansuite.inference import BaseGANModel, to_uint8
+from core_gan.pixels import to_uint8
+from gansuite.inference import BaseGANModel
 
 MAX_SAMPLES = 64
 MAX_STEPS = 16

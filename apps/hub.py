@@ -11,6 +11,7 @@ import gradio as gr
 
 from apps import edges2photo, gan, sr
 from apps.common import RESULTS, AppModels
+from core_gan.checkpoint import first_line
 from core_gan.errors import UserError
 
 # name -> (tab title, builder, which models it needs)
@@ -71,5 +72,5 @@ def launch(
     try:
         app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
     except OSError as e:
-        raise UserError(f"--host {host} --port {port}: cannot serve there ({str(e).splitlines()[0]})") from e
+        raise UserError(f"--host {host} --port {port}: cannot serve there ({first_line(e)})") from e
     return app, url

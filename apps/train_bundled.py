@@ -20,8 +20,8 @@ import safetensors.torch
 
 from core_gan.checkpoint import write_json
 from core_gan.data.builders import EdgeConfig, build_edges, sr_crops
-from gansuite.bundled import CHECKPOINTS
 from gansuite.cli import main as cli
+from gansuite.runs import CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "datasets" / "samples"
@@ -38,7 +38,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, lr 2e-4 decayed linearly over the second half: faster to converge) on 96 px "
         "crops of datasets/samples/hr, MSE",
-        ["train", "srresnet", "--data", str(SAMPLES / "hr"), "--no-bn", "--lr", "2e-4", "--steps", "5000",
+        ["train", "srresnet", "--data", str(SAMPLES / "hr"), "--no-batch-norm", "--lr", "2e-4", "--steps", "5000",
          "--decay-steps", "2500", "--log-every", "250",
          "--sample-every", "1000", "--checkpoint-every", "1000", *FAST],
     ),

@@ -88,7 +88,7 @@ def main() -> None:
         test = make_data(root / "data", a.size, a.per_photo)
         out = root / "run"
         args = ["train", "cyclegan", "--data", str(root / "data"), "--out", str(out),
-                "--ngf", str(a.ngf), "--ndf", str(a.ngf), "--image-size", str(a.size), "--steps", str(a.steps),
+                "--ngf", str(a.ngf), "--ndf", str(a.ngf), "--crop-size", str(a.size), "--steps", str(a.steps),
                 "--log-every", "500", "--sample-every", str(a.steps), "--checkpoint-every", str(a.steps)]  # fmt: skip
         args += a.recipe.split() + a.speed_flags.split()
         t0 = time.perf_counter()

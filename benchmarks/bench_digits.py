@@ -9,6 +9,7 @@ frozen discriminator's features vs on raw pixels, held-out digit accuracy.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 import time
@@ -26,10 +27,10 @@ from gansuite.cli import main as cli
 from gansuite.inference import BaseGANModel
 
 
-def train(model: str, out: Path, steps: int, extra: list[str]) -> float:
+def train(model: str, out: Path, extra: list[str]) -> float:
+    """``gansuite train MODEL --data digits`` with ``extra`` flags (none: the built-in digits recipe)."""
     t0 = time.perf_counter()
-    args = ["train", model, "--data", "digits", "--out", str(out), "--steps", str(steps), "--image-size", "32"]
-    args += ["--log-every", "200", "--sample-every", "1000", "--checkpoint-every", "1000", *extra]
+    args = ["train", model, "--data", "digits", "--out", str(out), *extra]
     if cli(args) != 0:
         raise SystemExit(f"training failed: {args}")
     return time.perf_counter() - t0
@@ -65,10 +66,9 @@ def discriminator_features(run: Path, images: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=7000)
-    p.add_argument("--speed-flags", default="--precision bf16 --channels-last")
+    p.add_argument("--flags", default="", help="flags for both models (default: none, the digits recipe)")
     p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--cgan-flags", default="--conditioning projection --conditional-bn")
+    p.add_argument("--cgan-flags", default="", help="flags for cgan only")
     a = p.parse_args()
     judge, judge_accuracy = train_classifier()
     print(f"judge held-out accuracy {judge_accuracy:.2%}")
@@ -76,9 +76,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model, extra in (("dcgan", []), ("cgan", a.cgan_flags.split())):
             out = Path(tmp) / model
-            seconds = train(model, out, a.steps, extra + a.speed_flags.split())
+            seconds = train(model, out, extra + a.flags.split())
             gan = BaseGANModel(out)
-            row: dict[str, object] = {"model": model, "flags": " ".join(extra) or "(defaults)", "steps": a.steps}
+            flags = " ".join(extra + a.flags.split()) or "(none: the digits recipe)"
+            steps = json.loads((out / "config.json").read_text())["train"]["steps"]
+            row: dict[str, object] = {"model": model, "flags": flags, "steps": steps}
             row["train min"] = f"{seconds / 60:.1f}"
             if model == "cgan":
                 requested = torch.arange(a.samples) % 10

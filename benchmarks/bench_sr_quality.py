@@ -85,7 +85,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "sr")
     p.add_argument("--srresnet-steps", type=int, default=4000)
     p.add_argument("--srgan-steps", type=int, default=1000)
-    p.add_argument("--srresnet-flags", default="--no-bn --lr 2e-4")
+    p.add_argument("--srresnet-flags", default="--no-batch-norm --lr 2e-4")
     p.add_argument("--speed-flags", default="--precision bf16 --channels-last")
     p.add_argument("--evaluate", nargs=2, type=Path, metavar=("SRRESNET_RUN", "SRGAN_RUN"),
                    help="evaluate finished runs, e.g. runs/bundled/srresnet-x4 runs/bundled/srgan-x4")  # fmt: skip

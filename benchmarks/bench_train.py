@@ -22,10 +22,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.common import append_results
 from core_gan.data.stream import batch_stream
 from core_gan.distributed import World, barrier, distributed_session
+from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.models.vgg import VGGFeatures
-from core_gan.nn import MatmulOnSmallMaps
-from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
 from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
@@ -52,15 +51,15 @@ def make_objective(model: str, size: int, batch: int):
         hr = torch.rand(batch, 3, size, size) * 2 - 1
         lr = torch.nn.functional.avg_pool2d(hr, 4)
         gan = model == "srgan"
-        loss = SRLoss(content="vgg54" if gan else "mse", adversarial_weight=1e-3 if gan else 0.0)
-        content = ContentLoss(loss.content, VGGFeatures("vgg54") if gan else None)
+        loss = SRLoss(content_loss="vgg54" if gan else "mse", adversarial_weight=1e-3 if gan else 0.0)
+        content = ContentLoss(loss.content_loss, VGGFeatures("vgg54") if gan else None)
         objective = SRObjective(G["G"], D["D"] if gan else None, loss, content, (lr, hr))
         return objective, torch.utils.data.TensorDataset(lr, hr)
     if model == "dcgan":
         G, D = build("dcgan", DCGANConfig(image_size=size))
         x = torch.rand(batch * 2, 3, size, size) * 2 - 1
         data = torch.utils.data.TensorDataset(x, torch.zeros(len(x), dtype=torch.long))
-        return BaseGANObjective(G["G"], D["D"], AdversarialConfig()), data
+        return GANObjective(G["G"], D["D"], GANGame("nonsaturating")), data
     raise SystemExit(f"unknown model {model}")
 
 
@@ -120,14 +119,10 @@ def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
     torch.manual_seed(0)
     objective, data = make_objective(a.model, a.size, a.batch * world.size)
     fused = not (a.no_fused or a.reference)
-    if a.reference:
-        for module in objective.generators.modules():
-            if isinstance(module, MatmulOnSmallMaps):
-                module.matmul_small_maps = False
-        if isinstance(objective, CycleGANObjective):
-            objective.batch_cycle_and_identity = False
+    if a.reference and isinstance(objective, CycleGANObjective):
+        objective.batch_cycle_and_identity = False
     config = TrainConfig(batch_size=a.batch, device=a.device, precision=a.precision, channels_last=a.channels_last,
-                         compile=a.compile, fused_optimizer=fused, retain_freed_memory=not a.reference)  # fmt: skip
+                         compile=a.compile, fused_optimizer=fused, cpu_swaps=not a.reference)  # fmt: skip
     trainer = Trainer(objective, data, "/tmp/bench_train_unused", config, {"model": a.model})
     stream = batch_stream(data, a.batch, rank=world.rank, world_size=world.size)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)

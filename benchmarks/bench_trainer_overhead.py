@@ -17,18 +17,18 @@ import torch
 from benchmarks.common import append_results
 from core_gan.data.digits import digits_dataset
 from core_gan.data.stream import batch_stream
+from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
-from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
 
 NET = DCGANConfig(image_size=32, channels=1, latent_dim=100, ngf=64, ndf=64)
 
 
-def objective() -> BaseGANObjective:
+def objective() -> GANObjective:
     torch.manual_seed(0)
     G, D = build("dcgan", NET)
-    return BaseGANObjective(G["G"], D["D"], AdversarialConfig())
+    return GANObjective(G["G"], D["D"], GANGame("nonsaturating"))
 
 
 def bare_loop(steps: int, batch_size: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -19,13 +20,19 @@ import torch
 from core_gan.errors import UserError
 
 
-def _umask() -> int:
+@functools.cache
+def process_umask() -> int:
+    """The process's umask, read once at the first write (Linux reports it; elsewhere it is set and
+    restored, the only way to read it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-UMASK = _umask()
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -41,7 +48,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise UserError(f"{path.parent}: cannot write here ({e.strerror})") from e
     os.close(fd)
     tmp = Path(tmp_name)
-    tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)  # mkstemp's 0600 is for secrets
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~process_umask()
+    tmp.chmod(mode)  # mkstemp's 0600 is for secrets
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
@@ -88,12 +96,20 @@ def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict[str, Any
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such {what}")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the {what} is empty")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UserError(f"{path}: refused, the file holds code or objects, not only weights") from e
+        raise UserError(f"{path}: refused: not plain weights (not a PyTorch file, or it holds code or objects)") from e
     except Exception as e:  # zip, pickle or tensor-storage errors: torch raises many kinds
-        raise UserError(f"{path}: not a readable {what} ({str(e).splitlines()[0]})") from e
+        raise UserError(f"{path}: not a readable {what} ({first_line(e)})") from e
+
+
+def first_line(error: BaseException) -> str:
+    """An exception as one line: its message's first line, or its type when the message is empty."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def save_inference(run_dir: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

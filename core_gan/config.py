@@ -1,11 +1,43 @@
-"""Frozen dataclass configs to and from JSON."""
+"""Frozen dataclass configs: to and from JSON, and the fields a user may set.
+
+A field declared with :func:`option` is a setting a user may change (the CLI turns it into a flag
+with its help line and range); a plain field is derived from the data (channels, class count) or
+fixed by the method.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+           low_open: bool = False) -> Any:  # fmt: skip
+    """A user-settable dataclass field: its help line and, for numbers, the closed range [low, high]
+    it must lie in (``low_open``: low itself is excluded, e.g. a learning rate > 0)."""
+    return dataclasses.field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open})
+
+
+def settable(cls: type) -> list[dataclasses.Field]:
+    """The fields of ``cls`` declared with :func:`option`."""
+    return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+
+def check_range(name: str, value: float, field: dataclasses.Field) -> str | None:
+    """Why ``value`` is not allowed for ``field`` (None when it is): NaN, infinity or out of range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, got {value}"
+    low, high, low_open = field.metadata.get("low"), field.metadata.get("high"), field.metadata.get("low_open")
+    if low is not None and (value < low or (low_open and value == low)):
+        return f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}"
+    if high is not None and value > high:
+        return f"{name} must be <= {high:g}, got {value:g}"
+    return None
 
 
 def config_from_dict(cls: type[T], values: dict[str, Any]) -> T:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -81,30 +79,7 @@ def compile_available(device: torch.device) -> bool:
     try:
         torch.compile(lambda x: x * 2 + 1)(torch.ones(2, device=device))
     except Exception as e:  # any backend failure means: no compiler on this platform
-        reason = str(e).splitlines()[0]
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         warnings.warn(f"--compile: torch.compile is unavailable here ({reason}); training eagerly", stacklevel=2)
         return False
     return True
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-MMAP_THRESHOLD_MAX = 32 * 2**20  # the largest glibc accepts on 64-bit
-
-
-@functools.cache
-def retain_freed_memory() -> bool:
-    """Keep memory the CPU allocator frees for reuse, instead of handing it back to the OS (glibc).
-
-    By default glibc unmaps freed blocks above its mmap threshold and trims the top of its heap, so
-    every training step page-faults its activation maps in again: 61,000 faults per CycleGAN step at
-    256 px, about 5 % of its time on this project's CPU. Blocks up to 32 MiB now come from the heap,
-    which is no longer trimmed. The cost: the process keeps its peak memory. Returns whether it
-    applied (not on other C libraries); process-wide, once.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))

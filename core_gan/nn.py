@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 Norm = Literal["batch", "instance", "none"]
@@ -29,92 +27,10 @@ def uses_bias(norm: Norm) -> bool:
     return norm != "batch"
 
 
-SMALL_MAP = 256
-"""Maps of at most this many pixels are convolved as a matrix product on the CPU (see DownConv/UpConv)."""
-
-
-class MatmulOnSmallMaps:
-    """Mixed into nn.Conv2d / nn.ConvTranspose2d: on the CPU, a map of at most ``SMALL_MAP`` pixels is
-    convolved as one matrix product with unfold/fold (im2col/col2im): the same function and parameters.
-
-    Why: the U-Net's innermost layers have 512-1024 channels on 1x1 to 16x16 maps; there the library's
-    CPU kernels spend most of their time re-laying out the 4-8 M-weight kernels (measured 2-3x slower
-    than the matrix product in each direction). Large maps, other devices, export and tracing take the
-    library's kernel. ``matmul_small_maps = False`` restores it everywhere (the reference configuration).
-    """
-
-    matmul_small_maps = True
-
-    @functools.cached_property
-    def plain_geometry(self) -> bool:
-        """Square kernel, stride and padding; zero padding; no groups, dilation or output padding
-        (what the matrix-product path computes); fixed at construction, so computed once."""
-        square = all(len(set(getattr(self, a))) == 1 for a in ("kernel_size", "stride", "padding"))
-        return (
-            square
-            and self.groups == 1
-            and self.dilation == (1, 1)
-            and getattr(self, "padding_mode", "zeros") == "zeros"
-            and getattr(self, "output_padding", (0, 0)) == (0, 0)
-        )
-
-    def small_cpu_map(self, x: torch.Tensor) -> bool:
-        return (
-            self.matmul_small_maps
-            and x.device.type == "cpu"
-            and x.dim() == 4
-            and x.shape[-2] * x.shape[-1] <= SMALL_MAP
-            and self.plain_geometry
-            and not torch.compiler.is_exporting()
-            and not torch.jit.is_tracing()
-        )
-
-    def add_bias(self, out: torch.Tensor) -> torch.Tensor:
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1).to(out.dtype)
-
-
-class DownConv(MatmulOnSmallMaps, nn.Conv2d):
-    """nn.Conv2d; small CPU maps by im2col and a matrix product (see MatmulOnSmallMaps)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.small_cpu_map(x):
-            return super().forward(x)
-        batch, _, height, width = x.shape
-        k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
-        columns = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)  # (B, in_ch k k, L)
-        out = self.weight.reshape(self.out_channels, -1) @ columns  # (B, out_ch, L)
-        size = ((height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1)
-        return self.add_bias(out.reshape(batch, self.out_channels, *size))
-
-
-class UpConv(MatmulOnSmallMaps, nn.ConvTranspose2d):
-    """nn.ConvTranspose2d; small CPU maps by a matrix product and col2im (see MatmulOnSmallMaps)."""
-
-    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if not self.small_cpu_map(x) or output_size is not None:
-            return super().forward(x, output_size)
-        batch, channels, height, width = x.shape
-        k, s, p = self.kernel_size[0], self.stride[0], self.padding[0]
-        pixels = x.reshape(batch, channels, height * width).transpose(1, 2)  # (B, H * W, in_ch)
-        columns = (pixels @ self.weight.reshape(channels, -1)).transpose(1, 2)  # (B, out_ch * k * k, H * W)
-        size = ((height - 1) * s - 2 * p + k, (width - 1) * s - 2 * p + k)
-        return self.add_bias(F.fold(columns, size, self.kernel_size, padding=self.padding, stride=self.stride))
-
-
 def acts_per_image(module: nn.Module) -> bool:
     """No batch norm inside: each image's output depends on that image alone, so batching images
     together gives each the same result (instance norm, layer norm and dropout are per image)."""
     return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
-
-
-class ReflectionPad2d(nn.ReflectionPad2d):
-    """nn.ReflectionPad2d that pads in the incoming dtype. Autocast runs reflection padding in fp32, so
-    under bf16 each padded map would be copied up to fp32 and, by the convolution after it, back down:
-    two copies of the whole map per pad that gain no precision (padding only moves values)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x)
 
 
 @torch.no_grad()

@@ -1,15 +1,13 @@
-"""What a person looks at during training: loss curves and sample grids."""
+"""What a person looks at during training: loss curves and sample grids (matplotlib's Figure API:
+no pyplot, so importing this chooses no backend)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 from torchvision.utils import make_grid, save_image
 
 from core_gan.checkpoint import atomic_write
@@ -23,14 +21,14 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> None:
 
 def save_scatter(points: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None) -> None:
     """2-D samples (N, 2) over the real data (grey), for the toy distributions."""
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.subplots()
     if reference is not None:
         ax.scatter(*reference[:2000].T.cpu().numpy(), s=2, c="0.7", label="real")
     ax.scatter(*points.detach().float().cpu().T.numpy(), s=2, c="tab:red", label="generated")
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
-    plt.close(fig)
 
 
 def save_preview(
@@ -50,7 +48,8 @@ def plot_losses(metrics_path: str | Path, out_path: str | Path) -> None:
         return
     keys = sorted({k for row in rows for k in row if "/" in k and not k.startswith("grad_norm")})
     groups = sorted({k.split("/")[0] for k in keys})
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), dpi=100, squeeze=False)
+    fig = Figure(figsize=(5 * len(groups), 3.5), dpi=100)
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, group in zip(axes[0], groups, strict=True):
         for key in (k for k in keys if k.startswith(group + "/")):
             steps = [r["step"] for r in rows if key in r]
@@ -60,4 +59,3 @@ def plot_losses(metrics_path: str | Path, out_path: str | Path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from core_gan.checkpoint import first_line
+
 Network = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -82,7 +84,7 @@ def run_tiled(
             try:
                 result = network(image[None, :, ya:yb, xa:xb])[0].float().cpu()
             except RuntimeError as e:
-                raise RuntimeError(f"tile at x={xa}, y={ya}: {str(e).splitlines()[0]}") from e
+                raise RuntimeError(f"tile at x={xa}, y={ya}: {first_line(e)}") from e
             if result.shape != (c, (yb - ya) * scale, (xb - xa) * scale):
                 raise RuntimeError(f"the network returned {tuple(result.shape)} for a {xb - xa}x{yb - ya} tile")
             ox = _span(x0, x1, w, half, scale)

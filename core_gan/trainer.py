@@ -24,22 +24,23 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from core_gan.checkpoint import (
-    atomic_link,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    save_inference,
-    set_rng_state,
-    write_json,
-)
+from core_gan.checkpoint import rng_state, set_rng_state
+from core_gan.config import option
 from core_gan.data.stream import batch_stream
-from core_gan.device import compile_available, retain_freed_memory, select_device, select_precision
+from core_gan.device import (
+    DeviceName,
+    PrecisionName,
+    compile_available,
+    select_device,
+    select_precision,
+)
 from core_gan.distributed import barrier, current_world, gather_objects, local_device, mean_across, wrap_ddp
 from core_gan.errors import UserError
 from core_gan.nn import count_parameters
 from core_gan.objective import Losses, Objective
-from core_gan.plots import plot_losses, save_preview
+from core_gan.plots import save_preview
+from core_gan.rundir import RunDirectory
+from core_gan.speed import retain_freed_memory, swap_cpu_layers
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class TrainConfig:
     ``deterministic``: deterministic kernels only (with ``seed``, two CPU runs are bitwise identical).
     ``checkpoint_keep``: also keep the newest K numbered checkpoints (0 = ``last.pt`` only).
     ``anomaly_retries``: after a NaN/inf, go back to the last checkpoint at half the learning rate, at
-    most this many times. ``sync_bn``: SyncBatchNorm under DDP (CUDA). ``retain_freed_memory``: on the
-    CPU, the allocator keeps freed memory for the next step (see core_gan.device.retain_freed_memory).
+    most this many times. ``sync_bn``: SyncBatchNorm under DDP (CUDA). ``cpu_swaps``: on the CPU, the
+    layer swaps and the allocator setting of core_gan.speed (off: the reference configuration).
     """
 
     steps: int = 10_000
@@ -67,21 +68,21 @@ class TrainConfig:
     lr_policy: str = "linear"
     decay_steps: int = 0
     ema: float = 0.0
-    device: str = "auto"
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    sync_bn: bool = False
-    deterministic: bool = False
+    device: DeviceName = option("auto", "where to train: auto picks cuda, then mps, then cpu")
+    precision: PrecisionName = option("fp32", "autocast precision (fp16 on CUDA only, with a grad scaler)")
+    channels_last: bool = option(False, "channels-last memory layout for convolutions")
+    compile: bool = option(False, "torch.compile G and D")
+    sync_bn: bool = option(False, "under torchrun on GPUs: batch statistics over all processes")
+    deterministic: bool = option(False, "deterministic kernels only: with --seed, repeatable runs")
     fused_optimizer: bool = True
-    retain_freed_memory: bool = True
-    seed: int = 0
-    num_workers: int = 0
-    log_every: int = 100
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    checkpoint_keep: int = 0
-    anomaly_retries: int = 0
+    cpu_swaps: bool = True
+    seed: int = option(0, "seed of every random draw (weights, data order, augmentation, noise)")
+    num_workers: int = option(0, "data-loading worker processes", low=0)
+    log_every: int = option(100, "steps between rows of metrics.jsonl", low=1)
+    sample_every: int = option(1000, "steps between sample grids in RUN/samples", low=1)
+    checkpoint_every: int = option(1000, "steps between checkpoints (RUN/checkpoints/last.pt)", low=1)
+    checkpoint_keep: int = option(0, "also keep the newest K numbered checkpoints (0: last.pt only)", low=0)
+    anomaly_retries: int = option(0, "on NaN/inf: back to the last checkpoint at half the lr, at most N times", low=0)
     eval_every: int = 0
     best_metric: str = ""
     preview_count: int = 64
@@ -109,7 +110,8 @@ def _optimizer(
 def _schedule(config: TrainConfig) -> Callable[[int], float]:
     """Learning-rate factor per step. ``linear``: constant, then linear to 0 over the last
     ``decay_steps`` (pix2pix's 100 + 100 epochs); ``step``: x0.1 every ``decay_steps``; ``cosine``:
-    half a cosine from 1 to 0 over the whole run (reaching 0 at the last step, not halfway)."""
+    half a cosine from 1 to 0 over the whole run (reaching 0 at the last step, not halfway);
+    ``halving``: x0.5 at the fractions of the run in HALVINGS."""
     total, decay = config.steps, config.decay_steps
 
     def linear(step: int) -> float:
@@ -122,7 +124,14 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
     def cosine(step: int) -> float:
         return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
-    return {"linear": linear, "step": stepwise, "cosine": cosine}[config.lr_policy]
+    def halving(step: int) -> float:
+        return 0.5 ** sum(step >= f * total for f in HALVINGS)
+
+    return {"linear": linear, "step": stepwise, "cosine": cosine, "halving": halving}[config.lr_policy]
+
+
+HALVINGS = (1 / 8, 1 / 4, 1 / 2, 3 / 4)
+"""``halving``: ESRGAN's schedule (section 4.1), the rate halved at 50k, 100k, 200k and 300k of 400k steps."""
 
 
 def _grad_norm(params: list[nn.Parameter]) -> torch.Tensor:
@@ -157,6 +166,7 @@ class Trainer:
         self.objective = objective
         self.dataset = dataset
         self.run_dir = Path(run_dir)
+        self.files = RunDirectory(run_dir)
         self.config = config
         self.model_meta = model_meta
         self.settings = settings or {}
@@ -165,10 +175,12 @@ class Trainer:
         self.world = current_world()
         self.device = local_device(select_device(config.device), self.world)
         self.precision = select_precision(self.device, config.precision)
-        if self.device.type == "cpu" and config.retain_freed_memory:
-            retain_freed_memory()
         self.generators = objective.generators.to(self.device)
         self.discriminators = objective.discriminators.to(self.device)
+        if self.device.type == "cpu" and config.cpu_swaps:
+            retain_freed_memory()
+            swap_cpu_layers(self.generators)
+            swap_cpu_layers(self.discriminators)
         if config.channels_last:
             self.generators.to(memory_format=torch.channels_last)
             self.discriminators.to(memory_format=torch.channels_last)
@@ -195,7 +207,7 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.pt"
+        return self.files.last
 
     def _make_ema(self) -> nn.ModuleDict:
         ema = copy.deepcopy(self.generators).eval()
@@ -263,7 +275,7 @@ class Trainer:
         self._prepare_run_dir(resume)
         torch.manual_seed(self.config.seed + self.world.rank)
         if resume:
-            self._load(load_checkpoint(self.checkpoint_path))
+            self._load(self.files.load_last())
         elif self.world.is_main:
             self._write_config()
         if self.world.size > 1 and self.world.is_main:
@@ -284,7 +296,7 @@ class Trainer:
                     self._recover(e)
         self._save()
         if self.world.is_main:
-            plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+            self.files.plot_losses()
         barrier(self.world)
         return self.run_dir
 
@@ -322,7 +334,7 @@ class Trainer:
     def _recover(self, error: Divergence) -> None:
         """``--anomaly-retries``: back to the last good checkpoint with both learning rates halved (the
         halving is kept in the schedulers' state, so it survives a later ``--resume``)."""
-        self._load(load_checkpoint(self.checkpoint_path))
+        self._load(self.files.load_last())
         for optimizer, scheduler in ((self.opt_g, self.sched_g), (self.opt_d, self.sched_d)):
             if optimizer is None or scheduler is None:
                 continue
@@ -332,8 +344,7 @@ class Trainer:
                 group["lr"] = base * factor
         event = {"step": self.step, "event": f"{error}; resumed from step {self.step} at half the learning rate"}
         if self.world.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(event) + "\n")
+            self.files.log(event)
             tqdm.write(f"warning: {event['event']}")
 
     @property
@@ -354,7 +365,7 @@ class Trainer:
         if checkpoint_now:
             self._save()
             if main:
-                plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "losses.png")
+                self.files.plot_losses()
 
     def _flush_window(self, bar: tqdm | None) -> None:
         """Check the losses since the last flush for NaN/inf; at log steps, write their means.
@@ -371,7 +382,7 @@ class Trainer:
         if bad.any():
             i = int(bad.any(dim=1).nonzero()[0])  # the first bad step, then its first bad loss
             j = int(bad[i].nonzero()[0])
-            last = load_step(self.checkpoint_path)
+            last = self.files.last_step()
             kept = f"{self.checkpoint_path} (step {last}) is intact" if last else "no checkpoint yet"
             step = self._window_first_step + i + 1
             raise Divergence(f"step {step}: {keys[j]} is {table[i, j].item()}; training stopped, {kept}")
@@ -390,8 +401,7 @@ class Trainer:
         row.update({k: float(v.mean()) for k, v in stacked.items()})
         row["lr"] = self.opt_g.param_groups[0]["lr"]
         row["images_per_s"] = n_steps * self.global_batch_size / max(elapsed, 1e-9)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        self.files.log(row)
         if bar is not None:
             shown = {k: f"{row[k]:.3g}" for k in stacked if k.endswith("/total")}
             bar.set_postfix(**shown, img_s=f"{row['images_per_s']:.1f}")
@@ -405,7 +415,7 @@ class Trainer:
         with self.precision.autocast():
             samples = self.objective.preview(generators, self.config.preview_count, self.config.seed)
         generators.train(was_training)
-        path = self.run_dir / "samples" / f"step_{self.step:07d}.png"
+        path = self.files.sample_path(self.step)
         save_preview(samples.float(), path, self.preview_reference, self.objective.preview_columns)
 
     @torch.no_grad()
@@ -420,34 +430,23 @@ class Trainer:
         generators.train(was_training)
         row = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
         row.update({f"eval/{k}": v for k, v in metrics.items()})
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        self.files.log(row)
         tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         key = self.config.best_metric
         if key and key in metrics and metrics[key] > self.best:
             self.best = metrics[key]
-            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", {**self._state(), "best": {key: self.best}})
-            self.export(self.run_dir / "best")
+            self.files.save_best({**self._state(), "best": {key: self.best}})
+            self.export("best")
 
     def _prepare_run_dir(self, resume: bool) -> None:
-        if resume and not self.checkpoint_path.is_file():
-            raise UserError(f"--resume: {self.checkpoint_path} does not exist; nothing to resume")
-        if not resume and self.checkpoint_path.exists():
-            raise UserError(f"{self.run_dir}: already holds a run; pass --resume or choose another --out")
+        self.files.check(resume)
         barrier(self.world)  # every process has checked before rank 0 writes anything
-        if not self.world.is_main:
-            return
-        for stale in self.checkpoint_path.parent.glob(".*.tmp"):  # left by a process killed mid-write
-            stale.unlink()
-        try:
-            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"{self.run_dir}: cannot create the run directory ({e.strerror})") from e
+        if self.world.is_main:
+            self.files.create()
 
     def _write_config(self) -> None:
         params = {name: count_parameters(m) for name, m in {**self.generators, **self.discriminators}.items()}
-        write_json(
-            self.run_dir / "config.json",
+        self.files.write_config(
             {
                 "model": self.model_meta,
                 "train": asdict(self.config),
@@ -483,22 +482,13 @@ class Trainer:
         rank_rng = gather_objects(rng_state(), self.world)
         if not self.world.is_main:
             return
-        state = {**self._state(), "rank_rng": rank_rng}
-        keep = self.config.checkpoint_keep
-        if keep:
-            numbered = self.checkpoint_path.with_name(f"step_{self.step:07d}.pt")
-            save_checkpoint(numbered, state)
-            atomic_link(numbered, self.checkpoint_path)
-            for old in sorted(self.checkpoint_path.parent.glob("step_*.pt"))[:-keep]:
-                old.unlink()
-        else:
-            save_checkpoint(self.checkpoint_path, state)
+        self.files.save({**self._state(), "rank_rng": rank_rng}, self.step, self.config.checkpoint_keep)
         self.export()
 
-    def export(self, folder: Path | None = None) -> None:
+    def export(self, folder: str = "") -> None:
         """``model.safetensors`` + ``model.json``: the generators (EMA when on), ready for inference."""
         generators = self.ema if self.ema is not None else self.generators
-        save_inference(folder or self.run_dir, generators.state_dict(), {**self.model_meta, "step": self.step})
+        self.files.export(generators.state_dict(), {**self.model_meta, "step": self.step}, folder)
 
     def _load(self, state: dict[str, Any]) -> None:
         if state.get("model") != self.model_meta:
@@ -526,17 +516,19 @@ class Trainer:
         else:  # resumed on another number of processes: each process continues from its own fresh seed
             set_rng_state(state["rng"])
             torch.manual_seed(self.config.seed + self.world.rank + 1_000_003 * self.step)
-        best_path = self.run_dir / "checkpoints" / "best.pt"
-        if self.config.best_metric and best_path.is_file():
-            self.best = float(load_checkpoint(best_path)["best"][self.config.best_metric])
+        best = self.files.best_value(self.config.best_metric) if self.config.best_metric else None
+        if best is not None:
+            self.best = best
 
 
 @contextlib.contextmanager
 def deterministic_algorithms(on: bool) -> Iterator[None]:
-    """Deterministic kernels while training (cuDNN's autotuner otherwise: fastest convolutions)."""
+    """Deterministic kernels while training (cuDNN's autotuner otherwise: fastest convolutions);
+    everything it sets, the cuBLAS workspace variable included, is restored afterwards."""
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
-    if on:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for determinism
+    workspace = os.environ.get(CUBLAS_WORKSPACE)
+    if on and workspace is None:
+        os.environ[CUBLAS_WORKSPACE] = ":4096:8"  # cuBLAS's condition for determinism
     torch.use_deterministic_algorithms(on)
     torch.backends.cudnn.benchmark = not on
     try:
@@ -544,11 +536,11 @@ def deterministic_algorithms(on: bool) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(previous[0])
         torch.backends.cudnn.benchmark = previous[1]
+        if workspace is None:
+            os.environ.pop(CUBLAS_WORKSPACE, None)
 
 
-def load_step(path: Path) -> int:
-    """The step of the checkpoint at ``path``, 0 when there is none."""
-    return int(load_checkpoint(path)["step"]) if path.is_file() else 0
+CUBLAS_WORKSPACE = "CUBLAS_WORKSPACE_CONFIG"
 
 
 def describe(model_meta: dict[str, Any] | None) -> str:

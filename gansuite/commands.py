@@ -12,19 +12,17 @@ from PIL import Image
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
 from core_gan.plots import save_grid
-from gansuite.registry import MODELS, get_spec
+from gansuite.registry import MODELS
 
 
 def train(args: argparse.Namespace) -> None:
     """Any model, in one process or, under ``torchrun``, in one process per device (DDP)."""
     from core_gan.distributed import distributed_session
-    from gansuite.train import train_base_gan, train_cyclegan, train_pix2pix, train_super_resolution
+    from gansuite.train import runtime
+    from gansuite.train import train as train_model
 
-    trainers = {
-        "base": train_base_gan, "paired": train_pix2pix, "unpaired": train_cyclegan, "sr": train_super_resolution
-    }  # fmt: skip
-    with distributed_session(args.device) as world:
-        run_dir = trainers[get_spec(args.model).family](args)
+    with distributed_session(runtime(args).device) as world:
+        run_dir = train_model(args)
     if world.is_main:
         print(f"done: {run_dir}")
 
@@ -49,7 +47,7 @@ def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
     if out.suffix == ".png":
         save_grid(samples, out, nrow=nrow)
         return
-    from gansuite.inference import to_uint8
+    from core_gan.pixels import to_uint8
 
     out.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(to_uint8(samples)):
@@ -96,12 +94,12 @@ def arithmetic(args: argparse.Namespace) -> None:
 
 
 def models(args: argparse.Namespace) -> None:
-    from gansuite.bundled import bundled_models
+    from gansuite.runs import bundled_models
 
     print("trainable (gansuite train MODEL):")
     for name, spec in MODELS.items():
         print(f"  {name:14s} {spec.description}")
-    from gansuite.weights import imported_runs
+    from gansuite.runs import imported_runs
 
     print("bundled (use the NAME wherever a RUN is expected):")
     for model in bundled_models().values():
@@ -205,8 +203,8 @@ def upscale(args: argparse.Namespace) -> None:
     from core_gan.data.images import open_image
     from gansuite.inference import Upscaler
 
-    if args.tile < 0 or not 0 <= args.tile_overlap < max(args.tile, 1):
-        raise UserError(f"--tile {args.tile} --tile-overlap {args.tile_overlap}: need tile >= 0, 0 <= overlap < tile")
+    if args.tile and args.tile_overlap >= args.tile:
+        raise UserError(f"--tile-overlap {args.tile_overlap}: must be smaller than --tile {args.tile}")
     model = Upscaler(args.run, args.device, args.scale, args.backend)
     files = _input_files(args.inputs)
     stems = [p.stem for p in files]

@@ -13,6 +13,7 @@ import torch
 from core_gan.data.images import list_images, open_image
 from core_gan.device import select_device
 from core_gan.errors import UserError
+from core_gan.metrics.evaluators import paired_scores
 from core_gan.metrics.features import InceptionExtractor, folder_features
 from core_gan.metrics.image_quality import psnr, ssim
 from core_gan.metrics.statistics import (
@@ -24,6 +25,7 @@ from core_gan.metrics.statistics import (
     save_stats,
     warn_small_sample,
 )
+from core_gan.pixels import from_uint8, to_uint8
 
 
 def _report(metric: str, value: float, protocol: dict[str, Any], as_json: bool, std: float | None = None) -> None:
@@ -160,12 +162,13 @@ def _distribution_metrics(fake_feats: list[np.ndarray], real_feats: list[np.ndar
 
 
 def evaluate_run(args: argparse.Namespace) -> None:
-    """``eval run RUN --data DATA --split test``, written to ``RUN/eval.json``. pix2pix: L1 (on [-1, 1]),
-    PSNR and SSIM (RGB, 8-bit) over every pair of the split at full resolution. CycleGAN: the cycle
-    reconstructions F(G(a)) vs a and G(F(b)) vs b (L1, PSNR) over testA/testB. Both add FID and KID
-    (per direction for CycleGAN) when the Inception weights are at hand."""
+    """``eval run RUN --data DATA --split test``, written to ``--out``, else ``RUN/eval.json`` (for a
+    bundled or imported model, whose folder belongs to the installation: ``./eval-NAME.json``).
+    pix2pix: L1 (on [-1, 1]), PSNR and SSIM (RGB, 8-bit) over every pair of the split at full
+    resolution. CycleGAN: the cycle reconstructions F(G(a)) vs a and G(F(b)) vs b (L1, PSNR) over
+    testA/testB. Both add FID and KID (per direction for CycleGAN) when the Inception weights are at hand."""
     from core_gan.checkpoint import write_json
-    from gansuite.bundled import resolve_run
+    from gansuite.runs import imported_dir, is_bundled, resolve_run
 
     if args.data is None:
         raise UserError("eval run: --data DATA is required")
@@ -173,7 +176,9 @@ def evaluate_run(args: argparse.Namespace) -> None:
     meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
     result = _evaluate_cyclegan(args) if meta.get("model") == "cyclegan" else _evaluate_pix2pix(args)
     result.update(split=args.split, data=str(args.data))
-    write_json(run / "eval.json", result)
+    installed = is_bundled(run) or run.resolve().is_relative_to(imported_dir().resolve())
+    out = args.out or (Path(f"eval-{run.name}.json") if installed else run / "eval.json")
+    write_json(out, result)
     print(json.dumps(result) if args.json else f"{args.a}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
 
 
@@ -185,17 +190,18 @@ def _evaluate_pix2pix(args: argparse.Namespace) -> dict[str, Any]:
     model = Translator(args.a, args.device)
     pairs = PairedFolder(args.data, args.split, model.direction, PairedTransformConfig("none", flip=False), train=False)
     extractor = _available_extractor(args)
-    l1, psnrs, ssims, fake_feats, real_feats = [], [], [], [], []
-    for i in range(len(pairs)):
-        x, y = ((t.permute(1, 2, 0).numpy() + 1) * 127.5 for t in pairs[i])
-        out = model(np.round(x).astype(np.uint8)).astype(np.float64)
-        target = np.round(y)
-        l1.append(float(np.abs(out - target).mean() / 127.5))
-        psnrs.append(float(psnr(out, target)[0]))
-        ssims.append(float(ssim(out, target)[0]))
-        _features(extractor, out, fake_feats)
-        _features(extractor, target, real_feats)
-    result = {"l1": float(np.mean(l1)), "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "n": len(l1)}
+    fake_feats, real_feats = [], []
+
+    def translate(x: torch.Tensor) -> torch.Tensor:
+        """The user's path: uint8 in, the Translator (padding, eval mode), uint8 out."""
+        out = model(to_uint8(x)[0])
+        _features(extractor, out.astype(np.float64), fake_feats)
+        return from_uint8(out)[None]
+
+    pairs_1 = [tuple(t[None] for t in pairs[i]) for i in range(len(pairs))]
+    for _, y in pairs_1:
+        _features(extractor, to_uint8(y)[0].astype(np.float64), real_feats)
+    result: dict[str, Any] = paired_scores(translate, pairs_1)
     result.update(channel="RGB", crop_border=0, **_distribution_metrics(fake_feats, real_feats, args))
     return result
 

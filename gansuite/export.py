@@ -23,9 +23,8 @@ from torch import nn
 
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
-from gansuite.bundled import resolve_run
-from gansuite.inference import load_run
 from gansuite.registry import MODELS
+from gansuite.runs import load_run, resolve_run
 
 EXPORT_FORMATS = ("onnx", "safetensors", "torchscript")
 BACKENDS = ("torch", "onnxruntime")

@@ -14,22 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core_gan.checkpoint import load_inference
+from core_gan.checkpoint import first_line
 from core_gan.device import select_device
 from core_gan.errors import UserError
+from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
+from core_gan.speed import swap_cpu_layers
 from core_gan.tiling import run_tiled
-from gansuite.bundled import resolve_run
-from gansuite.registry import MODELS, generators_from_meta
-
-BASE_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "base")
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Images (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C); one channel is repeated to RGB."""
-    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+from gansuite.runs import BASE_MODELS, SR_MODELS, TRANSLATION_MODELS, load_run
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -37,21 +28,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1 + 1e-7, 1 - 1e-7))
     so = torch.sin(omega)
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
-
-
-def load_run(run: str | Path, models: tuple[str, ...]) -> tuple[dict[str, Any], torch.nn.ModuleDict]:
-    """``model.json`` and the generators with their weights, for a run (or bundled model name) of one
-    of ``models``."""
-    run = resolve_run(run)
-    meta, tensors = load_inference(run)
-    if meta.get("model") not in models:
-        raise UserError(f"{run}: is a {meta.get('model')} model; this command needs one of {', '.join(models)}")
-    generators = generators_from_meta(meta, str(run / "model.json"))
-    try:
-        generators.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise UserError(f"{run / 'model.safetensors'}: weights do not match model.json ({e})") from e
-    return meta, generators
 
 
 class BaseGANModel:
@@ -146,7 +122,7 @@ class Translator:
         backend: str = "torch",
     ) -> None:
         self.run = Path(run)
-        meta, generators = load_run(self.run, ("pix2pix", "cyclegan"))
+        meta, generators = load_run(self.run, TRANSLATION_MODELS)
         model = meta["model"]
         trained = meta.get("direction", "AtoB")
         if model == "pix2pix" and direction is not None and direction != trained:
@@ -157,22 +133,22 @@ class Translator:
         if backend == "onnxruntime" and paper_test_mode:
             raise UserError("--paper-test-mode needs --backend torch (the exported graph is in eval mode)")
         self.device = select_device(device) if backend == "torch" else torch.device("cpu")
-        self.G = on_backend(backend, self.run, meta, name, generators[name].to(self.device).train(paper_test_mode))
+        G = generators[name].to(self.device).train(paper_test_mode)
+        if backend == "torch" and self.device.type == "cpu":
+            swap_cpu_layers(G)
+        self.G = on_backend(backend, self.run, meta, name, G)
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise UserError(f"expected a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = from_uint8(image)[None]
         pad_h, pad_w = -h % self.multiple, -w % self.multiple
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         out = self.G(x.to(self.device))[:, :, :h, :w]
         return to_uint8(out)[0]
-
-
-SR_MODELS = ("srresnet", "srgan", "esrgan")
 
 
 class Upscaler:
@@ -202,8 +178,7 @@ class Upscaler:
         """RGB (B, 3, h, w) in [0, 1] -> (B, 3, scale h, scale w) in [0, 1] (unclamped)."""
         if self.G is None:
             return self.bicubic(x)
-        out = self.G((x * 2 - 1).to(self.device, self.dtype))
-        return (out.float() + 1) / 2
+        return to_unit(self.G(from_unit(x).to(self.device, self.dtype)).float())
 
     def bicubic(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
@@ -229,4 +204,4 @@ class Upscaler:
             rgba = np.concatenate([straight.clip(0, 1), alpha_up], axis=2)
             return np.rint(rgba * 255).astype(np.uint8)
         except RuntimeError as e:
-            raise UserError(f"upscaling with {self.run} failed: {str(e).splitlines()[0]}") from e
+            raise UserError(f"upscaling with {self.run} failed: {first_line(e)}") from e

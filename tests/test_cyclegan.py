@@ -141,7 +141,7 @@ def test_cli_train_and_translate_both_directions(tmp_path, capsys):
     _unpaired(tmp_path / "data", size=36)
     out = tmp_path / "run"
     args = ["train", "cyclegan", "--data", str(tmp_path / "data"), "--out", str(out), "--netG", "resnet_2blocks",
-            "--ngf", "4", "--ndf", "4", "--image-size", "32", "--steps", "3", "--log-every", "1",
+            "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "3", "--log-every", "1",
             "--sample-every", "3", "--checkpoint-every", "3", "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     config = json.loads((out / "config.json").read_text())

@@ -48,7 +48,7 @@ def test_compile_falls_back_to_eager_with_a_warning_where_it_cannot_compile(monk
 
 RETAIN_PROBE = """
 import resource, torch
-from core_gan.device import retain_freed_memory
+from core_gan.speed import retain_freed_memory
 def page_faults():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(20):

@@ -150,19 +150,44 @@ def test_relativistic_average_losses_match_their_closed_form():
     assert torch.allclose(relativistic_g_loss(real, fake), 0.5 * (-(1 - d_rf).log().mean() - d_fr.log().mean()))
 
 
-def test_srgan_with_rrdb_trains_with_the_relativistic_d(tmp_path):
+def test_esrgan_trains_from_a_psnr_oriented_rrdbnet_with_l1_vgg_and_the_relativistic_d(tmp_path):
     from PIL import Image
+    from torchvision.models import vgg19
 
     (tmp_path / "hr").mkdir()
     for i in range(2):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(
             tmp_path / "hr" / f"{i}.png"
         )
-    args = ["train", "srgan", "--arch", "rrdb", "--blocks", "1", "--ngf", "8", "--data", str(tmp_path / "hr"),
-            "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "2", "--image-size", "16",
-            "--content-loss", "l1", "--log-every", "1"]  # fmt: skip
-    assert main(args) == 0
+    common = ["--data", str(tmp_path / "hr"), "--steps", "2", "--batch-size", "2", "--crop-size", "16",
+              "--log-every", "1"]  # fmt: skip
+    psnr = ["train", "srresnet", "--arch", "rrdb", "--blocks", "1", "--features", "8", "--content-loss", "l1"]
+    assert main([*psnr, *common, "--out", str(tmp_path / "psnr")]) == 0
+    torch.save(vgg19(weights=None).state_dict(), tmp_path / "vgg19.pth")  # random weights: no network needed
+    args = ["train", "esrgan", "--init", str(tmp_path / "psnr"), "--vgg-weights", str(tmp_path / "vgg19.pth"), *common]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["model"]["model"] == "esrgan" and config["objective"]["gan_mode"] == "ragan"
-    assert config["objective"]["adversarial_weight"] == 5e-3 and set(config["params"]) == {"G", "D"}
-    assert main([*args[:-8], "--out", str(tmp_path / "x"), "--scale", "2"]) == 2
+    assert config["model"]["model"] == "esrgan" and set(config["params"]) == {"G", "D"}
+    assert config["objective"] == {"pixel_weight": 1e-2, "perceptual_weight": 1.0, "adversarial_weight": 5e-3}
+    assert config["train"]["lr_policy"] == "halving" and config["train"]["betas"] == [0.9, 0.999]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"G/l1", "G/perceptual", "G/adv", "D/adv"} <= rows[-1].keys()
+    assert main([*args, "--out", str(tmp_path / "x"), "--blocks", "2"]) == 2  # G comes from --init
+
+
+def test_esrgan_generator_loss_is_eq3_of_the_paper():
+    from core_gan.losses import relativistic_g_loss
+    from translation.esrgan import ESRGANLoss, ESRGANObjective
+    from translation.srgan import SRGANDiscriminator
+
+    torch.manual_seed(0)
+    G, D, vgg = RRDBNet(RRDBNetConfig(features=8, blocks=1, growth=4)), SRGANDiscriminator(3, 4), nn.Conv2d(3, 2, 3)
+    lr, hr = torch.rand(2, 3, 8, 8) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    objective = ESRGANObjective(G, D, ESRGANLoss(), vgg, (lr, hr))
+    losses = objective.g_loss((lr, hr))
+    with torch.no_grad():
+        sr = G(lr)
+        expected = (
+            1e-2 * (sr - hr).abs().mean() + (vgg(sr) - vgg(hr)).abs().mean() + 5e-3 * relativistic_g_loss(D(hr), D(sr))
+        )
+    assert torch.allclose(losses["total"].detach(), expected, atol=1e-6)

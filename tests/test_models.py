@@ -8,13 +8,11 @@ from core_gan.models.dcgan import IMAGE_SIZES, DCGANConfig, DCGANDiscriminator, 
 from core_gan.models.mlp import MLPGANConfig
 from core_gan.nn import (
     ConditionalBatchNorm2d,
-    DownConv,
     MinibatchStdDev,
-    ReflectionPad2d,
-    UpConv,
     init_weights,
     norm_layer,
 )
+from core_gan.speed import DtypeReflectionPad2d, MatmulConv2d, MatmulConvTranspose2d, swap_cpu_layers
 from gansuite.registry import MODELS, build
 from translation.cyclegan import CycleGANConfig
 from translation.esrgan import RRDBNetConfig
@@ -168,7 +166,7 @@ def test_spectral_norm_option_bounds_the_weight():
     assert sigma.item() == pytest.approx(1.0, rel=0.05)
 
 
-@pytest.mark.parametrize("layer", [DownConv, UpConv])
+@pytest.mark.parametrize("layer", [MatmulConv2d, MatmulConvTranspose2d])
 @pytest.mark.parametrize("size", [(2, 2), (3, 5), (16, 16)])
 def test_matmul_on_small_cpu_maps_is_the_library_convolution(layer, size):
     """The U-Net's small-map path (im2col/col2im + a matrix product) against the library's kernel:
@@ -192,12 +190,33 @@ def test_reflection_pad_keeps_the_autocast_dtype():
     and a ResNet generator built from it computes what it computes in fp32 (to bf16 rounding)."""
     x = torch.randn(1, 4, 6, 7).to(torch.bfloat16)
     with torch.autocast("cpu", torch.bfloat16):
-        library, ours = nn.ReflectionPad2d(2)(x), ReflectionPad2d(2)(x)
+        library, ours = nn.ReflectionPad2d(2)(x), DtypeReflectionPad2d(2)(x)
     assert library.dtype == torch.float32 and ours.dtype == torch.bfloat16
     torch.testing.assert_close(ours.float(), library, rtol=0, atol=0)
     torch.manual_seed(0)
     gens, _ = build("cyclegan", CycleGANConfig(ngf=8, netG="resnet_6blocks"))
     G, image = gens["G_AB"], torch.rand(1, 3, 32, 32) * 2 - 1
+    reference = G(image)
+    swap_cpu_layers(G)
+    assert sum(type(m) is DtypeReflectionPad2d for m in G.modules()) == 2 + 2 * 6
     with torch.autocast("cpu", torch.bfloat16):
         fast = G(image)
-    torch.testing.assert_close(fast.float(), G(image), rtol=0, atol=0.05)
+    torch.testing.assert_close(fast.float(), reference, rtol=0, atol=0.05)
+
+
+def test_cpu_swaps_change_only_the_u_nets_convolutions_and_keep_the_weights():
+    """The networks are plain layers; the swap gives a U-Net its small-map convolutions in place (same
+    parameters, same state-dict keys, same outputs) and leaves the PatchGAN's convolutions alone."""
+    torch.manual_seed(0)
+    generators, discriminators = build("pix2pix", Pix2PixConfig(netG="unet_32", ngf=4, ndf=4))
+    G, D = generators["G"], discriminators["D"]
+    assert not any(isinstance(m, MatmulConv2d | MatmulConvTranspose2d) for m in [*G.modules(), *D.modules()])
+    keys, x = list(G.state_dict()), torch.rand(1, 3, 32, 32) * 2 - 1
+    G.eval()
+    before = G(x)
+    swap_cpu_layers(G)
+    swap_cpu_layers(D)
+    assert sum(isinstance(m, MatmulConv2d) for m in G.modules()) == 5 and list(G.state_dict()) == keys
+    assert sum(isinstance(m, MatmulConvTranspose2d) for m in G.modules()) == 5
+    assert not any(isinstance(m, MatmulConv2d) for m in D.modules())
+    torch.testing.assert_close(G(x), before, rtol=1e-4, atol=1e-5)

@@ -43,7 +43,7 @@ def test_a_pickle_payload_is_refused_everywhere_and_never_runs(tmp_path, capsys)
     evil = tmp_path / "evil.pt"
     with open(evil, "wb") as f:
         pickle.dump({"step": 1, "x": Payload(marker)}, f)
-    with pytest.raises(UserError, match=r"evil\.pt: refused, the file holds code"):
+    with pytest.raises(UserError, match=r"evil\.pt: refused: not plain weights \(not a PyTorch file, or it holds code"):
         ckpt.load_checkpoint(evil)
     torch.save({"weights": Payload(marker)}, tmp_path / "evil_zip.pth")  # torch's own container, same payload
     with pytest.raises(UserError, match="refused"):
@@ -178,7 +178,7 @@ FUZZ = {
             "{root}/mismatch",
             "--netG",
             "unet_32",
-            "--image-size",
+            "--crop-size",
             "32",
             "--steps",
             "1",

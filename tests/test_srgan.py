@@ -77,7 +77,9 @@ def test_vgg_content_layers_are_the_papers_feature_maps():
         assert len(conv_layers) == convs and conv_layers[-1].out_channels == width
         assert isinstance(features[-1], nn.ReLU) and isinstance(features[-2], nn.Conv2d)
         assert sum(isinstance(m, nn.MaxPool2d) for m in features) == int(layer[3]) - 1
-    assert VGG_LAYERS == {"vgg22": 9, "vgg54": 36}
+    preact = VGGFeatures("vgg54-preact").features  # ESRGAN: conv5_4 before its activation
+    assert isinstance(preact[-1], nn.Conv2d) and preact[-1].out_channels == 512 and len(preact) == 35
+    assert VGG_LAYERS == {"vgg22": 9, "vgg54": 36, "vgg54-preact": 35}
 
 
 def _vgg_file(path):
@@ -195,7 +197,7 @@ def sr_run(tmp_path_factory):
             image.save(root / split / f"{i}.png")
     run = root / "run"
     args = ["train", "srresnet", "--data", str(root / "hr"), "--val-data", str(root / "val"), "--out", str(run),
-            "--steps", "6", "--batch-size", "4", "--image-size", "32", "--blocks", "1", "--ngf", "8",
+            "--steps", "6", "--batch-size", "4", "--crop-size", "32", "--blocks", "1", "--features", "8",
             "--log-every", "3", "--checkpoint-every", "3", "--sample-every", "3"]  # fmt: skip
     assert main(args) == 0
     return root, run
@@ -214,7 +216,7 @@ def test_srresnet_training_records_params_validation_and_best(sr_run):
 def test_srgan_stage_starts_from_the_srresnet_weights(sr_run, tmp_path):
     root, run = sr_run
     args = ["train", "srgan", "--data", str(root / "hr"), "--init", str(run), "--out", str(tmp_path / "gan"),
-            "--steps", "2", "--batch-size", "2", "--image-size", "32", "--content-loss", "l1",
+            "--steps", "2", "--batch-size", "2", "--crop-size", "32", "--content-loss", "l1",
             "--log-every", "1"]  # fmt: skip
     assert main(args) == 0
     config = json.loads((tmp_path / "gan" / "config.json").read_text())
@@ -228,7 +230,7 @@ def test_srgan_without_vgg_weights_exits_2_naming_the_file(sr_run, tmp_path, mon
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(download.urllib.request, "urlopen", _refuse_network)
     args = ["train", "srgan", "--data", str(root / "hr"), "--init", str(run), "--out", str(tmp_path / "gan"),
-            "--steps", "1", "--batch-size", "2", "--image-size", "32"]  # fmt: skip
+            "--steps", "1", "--batch-size", "2", "--crop-size", "32"]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and vgg_module.VGG19_FILE in err and "\n" not in err
@@ -305,8 +307,8 @@ def test_an_error_inside_a_tile_stops_the_call_with_a_message(sr_run):
 def test_srresnet_honours_the_learning_rate_decay_flags(sr_run, tmp_path):
     root = sr_run[0]
     args = ["train", "srresnet", "--data", str(root / "hr"), "--out", str(tmp_path / "run"), "--steps", "4",
-            "--decay-steps", "2", "--lr", "1e-3", "--batch-size", "2", "--image-size", "16", "--blocks", "1",
-            "--ngf", "4", "--log-every", "1"]  # fmt: skip
+            "--decay-steps", "2", "--lr", "1e-3", "--batch-size", "2", "--crop-size", "16", "--blocks", "1",
+            "--features", "4", "--log-every", "1"]  # fmt: skip
     assert main(args) == 0
     lrs = {m["step"]: m["lr"] for m in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())}
     assert lrs[1] == pytest.approx(1e-3) and lrs[3] == pytest.approx(5e-4) and lrs[4] == 0

@@ -9,8 +9,11 @@ from torch.utils.data import TensorDataset
 
 from core_gan import checkpoint as ckpt
 from core_gan.data.toy import toy_dataset
+from core_gan.gans.cgan import ConditionalGANObjective
+from core_gan.gans.gan import GANGame, GANObjective, UnrollConfig
+from core_gan.gans.wgan import WGANConfig, WGANGame
+from core_gan.gans.wgan_gp import WGANGPConfig, WGANGPGame
 from core_gan.models.dcgan import DCGANConfig
-from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import Divergence, TrainConfig, Trainer
 from gansuite.registry import build
 
@@ -25,10 +28,10 @@ def images():
     return TensorDataset(torch.rand(40, 1, 32, 32, generator=gen) * 2 - 1, torch.arange(40) % 2)
 
 
-def make_trainer(run_dir, config=CONFIG, adversarial=None, data=None):
+def make_trainer(run_dir, config=CONFIG, game=None, data=None):
     torch.manual_seed(0)
     G, D = build("cgan", NET)
-    objective = BaseGANObjective(G["G"], D["D"], adversarial or AdversarialConfig(loss="hinge"))
+    objective = ConditionalGANObjective(G["G"], D["D"], game or GANGame("hinge"))
     meta = {"model": "cgan", "config": {"latent_dim": 8}}
     return Trainer(objective, data or images(), run_dir, config, model_meta=meta)
 
@@ -160,7 +163,9 @@ def test_every_loss_trains_the_mlp_gan(tmp_path, loss):
     from core_gan.models.mlp import MLPGANConfig
 
     G, D = build("gan", MLPGANConfig(latent_dim=4, hidden=16, layers=2))
-    objective = BaseGANObjective(G["G"], D["D"], AdversarialConfig(loss=loss, r1_gamma=1.0, unroll=2))
+    games = {"wgan": WGANGame(WGANConfig()), "wgan-gp": WGANGPGame(WGANGPConfig())}
+    game = games.get(loss) or GANGame(loss, r1=1.0)
+    objective = GANObjective(G["G"], D["D"], game, UnrollConfig(unroll=2))
     config = TrainConfig(
         steps=4,
         batch_size=32,
@@ -174,7 +179,7 @@ def test_every_loss_trains_the_mlp_gan(tmp_path, loss):
     trainer = Trainer(objective, toy_dataset("ring8", n=256), tmp_path / loss, config, {"model": "gan"})
     trainer.fit()
     row = json.loads((tmp_path / loss / "metrics.jsonl").read_text().splitlines()[-1])
-    assert "D/r1" in row and (("D/gp" in row) == (loss == "wgan-gp"))
+    assert ("D/r1" in row) == (loss not in games) and (("D/gp" in row) == (loss == "wgan-gp"))
     if loss == "wgan":
         assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 + 1e-7
 
@@ -188,7 +193,7 @@ def test_unrolled_g_step_differs_from_plain_and_leaves_d_untouched():
     batch = (torch.randn(16, 2), torch.zeros(16, dtype=torch.long))
     grads = {}
     for k in (0, 3):
-        objective = BaseGANObjective(G["G"], D["D"], AdversarialConfig(loss="minimax", unroll=k, unroll_lr=0.5))
+        objective = GANObjective(G["G"], D["D"], GANGame("minimax"), UnrollConfig(unroll=k, unroll_lr=0.5))
         G.zero_grad()
         torch.manual_seed(1)
         objective.g_loss(batch)["total"].backward()

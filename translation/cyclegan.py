@@ -7,17 +7,19 @@ objective (Eq. 3) is L_GAN(G, D_B) + L_GAN(F, D_A) + lambda L_cyc(G, F), with th
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core_gan.config import option
 from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm, acts_per_image
 from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.recipe import Recipe, Schedule
 from translation.pix2pix import GAN_MODES
 
 
@@ -25,14 +27,14 @@ from translation.pix2pix import GAN_MODES
 class CycleGANConfig:
     """The networks, with the paper's defaults (``resnet_9blocks`` at 256 px, instance norm)."""
 
-    netG: str = "resnet_9blocks"
+    netG: str = option("resnet_9blocks", "G: resnet_9blocks, resnet_6blocks or unet_N (N a power of 2 >= 32)")
     a_nc: int = 3
     b_nc: int = 3
-    ngf: int = 64
-    ndf: int = 64
-    n_layers_d: int = 3
-    norm: Norm = "instance"
-    dropout: bool = False
+    ngf: int = option(64, "G's width: filters of its first layer", low=1)
+    ndf: int = option(64, "D's width: filters of its first layer", low=1)
+    n_layers_d: int = option(3, "stride-2 layers of each PatchGAN (3: 70x70 patches)", low=0)
+    norm: Norm = option("instance", "normalisation layers of G and D")
+    dropout: bool = option(False, "dropout 0.5 in G")
 
 
 def build_generators(c: CycleGANConfig) -> dict[str, nn.Module]:
@@ -52,11 +54,11 @@ def build_discriminators(c: CycleGANConfig) -> dict[str, nn.Module]:
 class CycleGANLoss:
     """LSGAN by default; lambda_A = lambda_B = 10; identity weight 0.5 lambda (0 = off); pool of 50."""
 
-    gan_mode: str = "lsgan"
-    lambda_a: float = 10.0
-    lambda_b: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 50
+    gan_mode: Literal["vanilla", "lsgan", "wgan-gp", "hinge"] = option("lsgan", "the adversarial loss")
+    lambda_a: float = option(10.0, "weight of the cycle term ||F(G(a)) - a||_1", low=0)
+    lambda_b: float = option(10.0, "weight of the cycle term ||G(F(b)) - b||_1", low=0)
+    lambda_identity: float = option(0.5, "identity weight, times lambda (0: off)", low=0)
+    pool_size: int = option(50, "history of generated images shown to D (0: none)", low=0)
 
 
 class ImagePool:
@@ -64,11 +66,13 @@ class ImagePool:
 
     Until it holds ``size`` images, each new image is stored and returned; then, with probability
     1/2, a random stored image is returned and replaced by the new one, else the new one is returned.
+    The draws come from the pool's own generator (seeded by ``seed``, saved in its state).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, seed: int = 0) -> None:
         self.size = size
         self.images: list[torch.Tensor] = []
+        self.generator = torch.Generator().manual_seed(seed)
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
@@ -78,8 +82,8 @@ class ImagePool:
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 out.append(image)
-            elif random.random() < 0.5:
-                k = random.randrange(self.size)
+            elif torch.rand((), generator=self.generator) < 0.5:
+                k = int(torch.randint(self.size, (), generator=self.generator))
                 out.append(self.images[k].clone())
                 self.images[k] = image.clone()
             else:
@@ -87,10 +91,13 @@ class ImagePool:
         return torch.stack(out)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"images": torch.stack(self.images)} if self.images else {}
+        state = {"generator": self.generator.get_state()}
+        return {**state, "images": torch.stack(self.images)} if self.images else state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.images = list(state["images"].unbind(0)) if "images" in state else []
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
 
 
 class CycleGANObjective:
@@ -100,13 +107,13 @@ class CycleGANObjective:
 
     def __init__(
         self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module], loss: CycleGANLoss,
-        preview_pairs: Batch,
+        preview_pairs: Batch, seed: int = 0,
     ) -> None:  # fmt: skip
         self.generators = nn.ModuleDict(generators)
         self.discriminators = nn.ModuleDict(discriminators)
         self.config = loss
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
-        self.pools = {"A": ImagePool(loss.pool_size), "B": ImagePool(loss.pool_size)}
+        self.pools = {"A": ImagePool(loss.pool_size, 2 * seed), "B": ImagePool(loss.pool_size, 2 * seed + 1)}
         self.preview_pairs = preview_pairs
         self.fakes = FakeCache()
         self.batch_cycle_and_identity = acts_per_image(self.generators)
@@ -182,3 +189,12 @@ class CycleGANObjective:
         ga, fb = g(a), f(b)
         rows = [torch.stack([a, ga, f(ga)], 1), torch.stack([b, fb, g(fb)], 1)]
         return torch.cat([r.flatten(0, 1) for r in rows]).float().cpu()
+
+
+RECIPE = Recipe(
+    citation="Zhu et al. 2017, section 4 and appendix 7.1: LSGAN, lambda = 10, identity 0.5 lambda, a pool of "
+    "50, batch 1, Adam 2e-4 (0.5, 0.999), 100 epochs then 100 decaying linearly to 0",
+    schedule=Schedule(epochs=200, batch_size=1, lr=2e-4, betas=(0.5, 0.999), decay_fraction=0.5),
+    loss=CycleGANLoss(),
+    network=CycleGANConfig(),
+)

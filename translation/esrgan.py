@@ -1,9 +1,14 @@
-"""RRDBNet, ESRGAN's generator (Wang et al., ECCV Workshops 2018), as used by Real-ESRGAN (Wang et al.
-2021). Layer names follow BasicSR's, so that published state dicts load as they are.
+"""ESRGAN: enhanced super-resolution GANs (Wang et al., ECCV Workshops 2018).
 
-No batch norm; residual-in-residual dense blocks (RRDB) of three 5-conv dense blocks (growth 32),
-each residual scaled by 0.2; nearest-neighbour x2 upsampling + conv, twice for x4. The published
-weights work on images in [0, 1]; the suite's [-1, 1] images are mapped in and out in ``forward``.
+G is RRDBNet, as also used by Real-ESRGAN (Wang et al. 2021); layer names follow BasicSR's, so that
+published state dicts load as they are. No batch norm; residual-in-residual dense blocks (RRDB) of
+three 5-conv dense blocks (growth 32), each residual scaled by 0.2; nearest-neighbour x2 upsampling +
+conv, twice for x4. The published weights work on images in [0, 1]; the suite's [-1, 1] images are
+mapped in and out in ``forward``.
+
+Training (section 3): G starts from a PSNR-oriented RRDBNet (trained on L1), then minimises
+L_G = L_percep + lambda L_G^Ra + eta L_1 (Eq. 3), lambda = 5e-3, eta = 1e-2, with L_percep on VGG19
+conv5_4 features *before* the activation and D relativistic average (Eq. 1-2).
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core_gan.config import option
+from core_gan.losses import relativistic_d_loss, relativistic_g_loss
+from core_gan.objective import Batch, Losses
+from core_gan.pixels import from_unit, to_unit
+from core_gan.recipe import Recipe, Schedule
+from translation.srgan import SRObjective
+
 RESIDUAL_SCALE = 0.2
 
 
@@ -23,9 +35,9 @@ class RRDBNetConfig:
 
     scale: int = 4
     channels: int = 3
-    features: int = 64
-    blocks: int = 23
-    growth: int = 32
+    features: int = option(64, "channels of the trunk", low=1)
+    blocks: int = option(23, "RRDB blocks", low=1)
+    growth: int = option(32, "growth channels of the dense blocks", low=1)
 
 
 class ResidualDenseBlock(nn.Module):
@@ -86,8 +98,53 @@ class RRDBNet(nn.Module):
         return self.config.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.conv_first((x + 1) / 2)
+        feat = self.conv_first(to_unit(x))
         feat = feat + self.conv_body(self.body(feat))
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat))) * 2 - 1
+        return from_unit(self.conv_last(self.lrelu(self.conv_hr(feat))))
+
+
+@dataclass(frozen=True)
+class ESRGANLoss:
+    """Eq. 3's weights: L1 eta = 1e-2, perceptual 1 (L1 between VGG19 conv5_4 features before the
+    activation, as BasicSR's ESRGAN recipe), relativistic adversarial lambda = 5e-3."""
+
+    pixel_weight: float = option(1e-2, "weight eta of the L1 pixel loss", low=0)
+    perceptual_weight: float = option(1.0, "weight of the VGG19 conv5_4 (pre-activation) feature loss", low=0)
+    adversarial_weight: float = option(5e-3, "weight lambda of the relativistic adversarial loss", low=0)
+
+
+class ESRGANObjective(SRObjective):
+    """Batches are (LR, HR) in [-1, 1]. ``vgg``: VGG19 features up to conv5_4 before its ReLU."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, loss: ESRGANLoss, vgg: nn.Module, preview_pairs: Batch) -> None:
+        super().__init__(G, D, loss, vgg, preview_pairs)
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """L_D^Ra = -E[log D_Ra(x_r, x_f)] - E[log(1 - D_Ra(x_f, x_r))] (Eq. 2)."""
+        return relativistic_d_loss(real_logits, fake_logits)
+
+    def g_loss(self, batch: Batch) -> Losses:
+        """L_percep + lambda L_G^Ra + eta L_1 (Eq. 3); L_G^Ra takes gradients from real and fake logits."""
+        lr, hr = batch
+        c, vgg = self.config, self.content
+        sr = self.fakes.take(batch, lambda: self.generators["G"](lr)).float()
+        hr = hr.float()
+        D = self.discriminators["D"]
+        losses = {
+            "l1": c.pixel_weight * F.l1_loss(sr, hr),
+            "perceptual": c.perceptual_weight * F.l1_loss(vgg(sr), vgg(hr)),
+            "adv": c.adversarial_weight * relativistic_g_loss(D(hr).detach(), D(sr)),
+        }
+        losses["total"] = sum(losses.values())
+        return losses
+
+
+RECIPE = Recipe(
+    citation="Wang et al. 2018, section 4.1: 128 px HR crops, batch 16, Adam (0.9, 0.999) at 1e-4 from the "
+    "PSNR-oriented model (--init), halved at 50k, 100k, 200k and 300k of 400k updates",
+    schedule=Schedule(steps=400_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999), lr_policy="halving"),
+    loss=ESRGANLoss(),
+    network=RRDBNetConfig(),
+)

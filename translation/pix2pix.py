@@ -8,15 +8,18 @@ lambda = 100.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core_gan.config import option
 from core_gan.losses import GANLoss, gradient_penalty
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.recipe import Recipe, Schedule
 
 GAN_MODES = {"vanilla": "nonsaturating", "lsgan": "lsgan", "wgan-gp": "wgan-gp", "hinge": "hinge"}
 
@@ -26,15 +29,15 @@ class Pix2PixConfig:
     """The networks, with the paper's defaults. ``netD``: ``basic`` (70x70 PatchGAN), ``n_layers``
     (``n_layers_d`` stride-2 layers) or ``pixel`` (1x1 PixelGAN)."""
 
-    netG: str = "unet_256"
-    netD: str = "basic"
-    n_layers_d: int = 3
+    netG: str = option("unet_256", "G: unet_N (N a power of 2 >= 32, the crop it fits), resnet_6blocks, resnet_9blocks")
+    netD: Literal["basic", "n_layers", "pixel"] = option("basic", "D: the 70x70 PatchGAN, n_layers or the 1x1 PixelGAN")
+    n_layers_d: int = option(3, "stride-2 layers of D when --netD n_layers", low=0)
     input_nc: int = 3
     output_nc: int = 3
-    ngf: int = 64
-    ndf: int = 64
-    norm: Norm = "batch"
-    dropout: bool = True
+    ngf: int = option(64, "G's width: filters of its first layer", low=1)
+    ndf: int = option(64, "D's width: filters of its first layer", low=1)
+    norm: Norm = option("batch", "normalisation layers of G and D")
+    dropout: bool = option(True, "dropout 0.5 in G's inner decoder blocks (the paper's only noise)")
 
 
 def build_generator(c: Pix2PixConfig) -> nn.Module:
@@ -52,10 +55,10 @@ class Pix2PixLoss:
     """``gan_mode``: vanilla (the paper's cross-entropy; G non-saturating), lsgan, wgan-gp, hinge.
     ``lambda_gan = 0`` is the paper's "L1 alone" baseline (no discriminator is trained)."""
 
-    gan_mode: str = "vanilla"
-    lambda_l1: float = 100.0
-    lambda_gan: float = 1.0
-    gp_weight: float = 10.0
+    gan_mode: Literal["vanilla", "lsgan", "wgan-gp", "hinge"] = option("vanilla", "the adversarial loss")
+    lambda_l1: float = option(100.0, "weight lambda of the L1 term", low=0)
+    lambda_gan: float = option(1.0, "weight of the cGAN term (0: the paper's L1-alone baseline, no D)", low=0)
+    gp_weight: float = option(10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0)
 
 
 class Pix2PixObjective:
@@ -109,3 +112,12 @@ class Pix2PixObjective:
         device = next(generators.parameters()).device
         out = generators["G"](x.to(device)).float().cpu()
         return torch.stack([x.float(), out, y.float()], dim=1).flatten(0, 1)
+
+
+RECIPE = Recipe(
+    citation="Isola et al. 2017, section 3.3 and the reference code: batch 1, Adam 2e-4 (0.5, 0.999), "
+    "100 epochs at the initial rate then 100 decaying linearly to 0, 286 px loads cropped to 256",
+    schedule=Schedule(epochs=200, batch_size=1, lr=2e-4, betas=(0.5, 0.999), decay_fraction=0.5),
+    loss=Pix2PixLoss(),
+    network=Pix2PixConfig(),
+)

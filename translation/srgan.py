@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core_gan.losses import GANLoss, relativistic_d_loss, relativistic_g_loss
+from core_gan.config import option
+from core_gan.losses import GANLoss
 from core_gan.nn import conv_block
 from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.recipe import Recipe, Schedule
 
 SCALES = (2, 4, 8)
 CONTENT_LOSSES = ("mse", "l1", "vgg22", "vgg54")
@@ -29,11 +32,11 @@ class SRResNetConfig:
     """SRResNet: ``blocks`` residual blocks of ``features`` channels, log2(scale) sub-pixel x2 stages.
     ``batch_norm = False`` drops BN everywhere (Wang et al. 2018, ESRGAN: BN causes artefacts)."""
 
-    scale: int = 4
+    scale: int = option(4, "upscaling factor")
     channels: int = 3
-    features: int = 64
-    blocks: int = 16
-    batch_norm: bool = True
+    features: int = option(64, "channels of the residual blocks", low=1)
+    blocks: int = option(16, "residual blocks", low=1)
+    batch_norm: bool = option(True, "batch norm in the blocks (ESRGAN drops it: artefacts)")
 
 
 @torch.no_grad()
@@ -128,13 +131,13 @@ class SRGANDiscriminator(nn.Module):
 
 @dataclass(frozen=True)
 class SRLoss:
-    """``content``: mse (Eq. 4), l1, vgg22 or vgg54 (Eq. 5, features rescaled by 1/12.75).
-    ``adversarial_weight``: 1e-3 for SRGAN (Eq. 3); 0 is the SRResNet stage (no discriminator).
-    ``gan_mode``: a core_gan loss (SRGAN: nonsaturating) or ``ragan``, ESRGAN's relativistic average D."""
+    """``content_loss``: mse (Eq. 4), l1, vgg22 or vgg54 (Eq. 5, features rescaled by 1/12.75).
+    ``adversarial_weight``: 1e-3 for SRGAN (Eq. 3); 0 is the SRResNet stage (no discriminator)."""
 
-    content: str = "mse"
-    adversarial_weight: float = 0.0
-    gan_mode: str = "nonsaturating"
+    content_loss: Literal["mse", "l1", "vgg22", "vgg54"] = option(
+        "mse", "content loss l^SR_X: pixels or VGG19 features"
+    )
+    adversarial_weight: float = option(0.0, "weight of the adversarial term l^SR_Gen", low=0)
 
 
 class ContentLoss(nn.Module):
@@ -159,19 +162,18 @@ class ContentLoss(nn.Module):
 
 
 class SRObjective:
-    """Batches are (LR, HR). Without a discriminator this is SRResNet's pixel-loss training."""
+    """Batches are (LR, HR). Without a discriminator this is SRResNet's pixel-loss training.
+    ``content``: the content loss l^SR_X (ESRGAN's subclass passes its feature network instead);
+    ``loss``: any config with an ``adversarial_weight`` (0: no D is trained)."""
 
     preview_columns = 3
 
-    def __init__(
-        self, G: nn.Module, D: nn.Module | None, loss: SRLoss, content: ContentLoss, preview_pairs: Batch
-    ) -> None:
+    def __init__(self, G: nn.Module, D: nn.Module | None, loss: Any, content: nn.Module, preview_pairs: Batch) -> None:
         self.generators = nn.ModuleDict({"G": G})
         self.discriminators = nn.ModuleDict({"D": D} if D is not None and loss.adversarial_weight > 0 else {})
         self.config = loss
         self.content = content
-        self.relativistic = loss.gan_mode == "ragan"
-        self.gan = None if self.relativistic else GANLoss(loss.gan_mode)
+        self.gan = GANLoss("nonsaturating")
         self.preview_pairs = preview_pairs
         self.fakes = FakeCache()
 
@@ -180,9 +182,12 @@ class SRObjective:
         lr, hr = batch
         sr = self.fakes.put(batch, self.generators["G"](lr))
         D = self.discriminators["D"]
-        real, fake = D(hr), D(sr.detach())
-        loss = relativistic_d_loss(real, fake) if self.relativistic else self.gan.d_loss(real, fake)
+        loss = self.discriminator_loss(D(hr), D(sr.detach()))
         return {"adv": loss, "total": loss}
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """SRGAN's D: the standard GAN cross-entropy (Eq. 2)."""
+        return self.gan.d_loss(real_logits, fake_logits)
 
     def after_d_step(self) -> None:
         """Nothing to do: no weight clipping."""
@@ -193,10 +198,7 @@ class SRObjective:
         sr = self.fakes.take(batch, lambda: self.generators["G"](lr))
         losses = {"content": self.content(sr, hr)}
         if self.discriminators:
-            D = self.discriminators["D"]
-            fake = D(sr)
-            adv = relativistic_g_loss(D(hr).detach(), fake) if self.relativistic else self.gan.g_loss(fake)
-            losses["adv"] = self.config.adversarial_weight * adv
+            losses["adv"] = self.config.adversarial_weight * self.gan.g_loss(self.discriminators["D"](sr))
         losses["total"] = sum(losses.values())
         return losses
 
@@ -204,7 +206,22 @@ class SRObjective:
     def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor:
         """Rows of bicubic | G(LR) | HR on fixed validation crops."""
         lr, hr = (t[:n] for t in self.preview_pairs)
-        device = next(generators.parameters()).device
-        sr = generators["G"](lr.to(device)).float().cpu().clamp(-1, 1)
+        G = generators["G"]
+        sr = G(lr.to(next(G.parameters()).device)).float().cpu().clamp(-1, 1)
         bicubic = F.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False).clamp(-1, 1)
         return torch.stack([bicubic, sr, hr.float()], dim=1).flatten(0, 1)
+
+
+SRRESNET_RECIPE = Recipe(
+    citation="Ledig et al. 2017, section 3.2: 96 px HR crops, batch 16, Adam (0.9, 0.999) at 1e-4, 10^6 updates, MSE",
+    schedule=Schedule(steps=1_000_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999)),
+    loss=SRLoss(content_loss="mse"),
+    network=SRResNetConfig(),
+)
+SRGAN_RECIPE = Recipe(
+    citation="Ledig et al. 2017, section 3.2: from the trained SRResNet, 10^5 updates at 1e-4 then 10^5 at "
+    "1e-5; VGG54 content loss and 1e-3 adversarial weight (Eq. 3)",
+    schedule=Schedule(steps=200_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999), lr_policy="step", decay_fraction=0.5),
+    loss=SRLoss(content_loss="vgg54", adversarial_weight=1e-3),
+    network=SRResNetConfig(),
+)

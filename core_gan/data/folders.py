@@ -6,22 +6,39 @@ CycleGAN, (LR, HR) for super-resolution.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from core_gan.data.images import RobustDataset, list_images, open_image, readable, to_tensor
 from core_gan.data.transforms import PairedTransformConfig, deterministic_resize, random_part, sr_augment
 from core_gan.errors import UserError
+from core_gan.pixels import quantise
 
 DIRECTIONS = ("AtoB", "BtoA")
 
 
 def _read(path: Path) -> np.ndarray:
     return np.asarray(open_image(path, 3))
+
+
+SIDE_BY_SIDE = 1.5
+"""An A|B pair is at least this many times as wide as tall (two square halves: 2; two 3:4 portraits: 1.5)."""
+
+
+def check_side_by_side(path: Path) -> None:
+    """Refuse an image that cannot be A and B side by side (a square or ordinary photo would be cut
+    into two unrelated halves and train as nonsense)."""
+    with Image.open(path) as image:
+        width, height = image.size
+    if width < SIDE_BY_SIDE * height:
+        raise UserError(
+            f"{path}: {width}x{height} is not an A|B pair side by side (a pair is at least {SIDE_BY_SIDE:g}x as wide "
+            "as tall); build pairs with `gansuite data combine` or use DATA/A/train + DATA/B/train"
+        )
 
 
 class PairedFolder(RobustDataset):
@@ -59,7 +76,10 @@ class PairedFolder(RobustDataset):
         folder = self.root / self.split if (self.root / self.split).is_dir() else self.root
         if not self.root.is_dir():
             raise UserError(f"{self.root}: no such folder")
-        return [(p, None) for p in readable(list_images(folder), self.strict)]
+        files = readable(list_images(folder), self.strict)
+        for path in files:
+            check_side_by_side(path)
+        return [(p, None) for p in files]
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -87,7 +107,9 @@ class PairedFolder(RobustDataset):
 
 class UnpairedFolder(RobustDataset):
     """CycleGAN data: ``DATA/{phase}A`` and ``DATA/{phase}B``. An epoch is the larger domain; item i
-    is A[i mod |A|] with a random B (or B[i mod |B|] with ``serial``). Each side is augmented on its own."""
+    is A[i mod |A|] with a random B (or B[i mod |B|] with ``serial``), drawn from torch's generator,
+    which the trainer seeds with ``--seed`` and saves in every checkpoint (a resumed run draws the same
+    B). Each side is augmented on its own."""
 
     def __init__(
         self,
@@ -116,7 +138,7 @@ class UnpairedFolder(RobustDataset):
         return to_tensor(self.augment(image=deterministic_resize(_read(path), self.config))["image"])
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        j = i % len(self.b) if self.serial else random.randrange(len(self.b))
+        j = i % len(self.b) if self.serial else int(torch.randint(len(self.b), ()))
         return self._side(self.a[i % len(self.a)]), self._side(self.b[j])
 
 
@@ -125,7 +147,7 @@ def bicubic_downsample(hr: torch.Tensor, scale: int) -> torch.Tensor:
     (MATLAB ``imresize``'s kernel, the SRGAN/DIV2K protocol), rounded to 8 bits like a saved LR file."""
     batch = hr[None] if hr.dim() == 3 else hr
     lr = F.interpolate(batch, scale_factor=1 / scale, mode="bicubic", antialias=True, align_corners=False)
-    lr = ((lr.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+    lr = quantise(lr)
     return lr[0] if hr.dim() == 3 else lr
 
 

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
 from core_gan.errors import UserError
+from core_gan.pixels import from_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 MAX_PIXELS = 100_000_000  # 10k x 10k; larger files are refused before decoding
@@ -83,10 +84,8 @@ def open_image(
 
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """uint8 image (H, W[, C]) -> float tensor (C, H, W) in [-1, 1]."""
-    array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.transpose(2, 0, 1).copy())
+    array = np.asarray(image)
+    return from_uint8(array[:, :, None] if array.ndim == 2 else array)
 
 
 def readable(paths: list[Path], strict: bool = False) -> list[Path]:

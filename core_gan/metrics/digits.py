@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core_gan.data.digits import load_digits_tensors
+from core_gan.pixels import from_unit
 
 
 def split(image_size: int = 32, seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
@@ -48,7 +49,7 @@ class DigitFeatures:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = images[:, :1] * 2 - 1
+        x = from_unit(images[:, :1])
         if x.shape[-1] != 32:
             x = F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
         features = self.model.features(x)

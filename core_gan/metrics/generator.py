@@ -9,11 +9,12 @@ import torch
 
 from core_gan.metrics.features import FeatureExtractor
 from core_gan.metrics.statistics import FeatureStats, frechet_distance, kernel_inception_distance
+from core_gan.pixels import to_unit
 
 
 def _to_unit_rgb(images: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] with 1 or 3 channels -> 3-channel images in [0, 1], what extractors take."""
-    x = (images.float().clamp(-1, 1) + 1) / 2
+    x = to_unit(images.float().clamp(-1, 1))
     return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core_gan.pixels import to_255
+
 MAX_VALUE = 255.0
 
 
@@ -94,7 +96,7 @@ def validation_psnr_ssim(
     sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0, y_channel: bool = True
 ) -> tuple[float, float]:
     """Batched training-time validation on the device: images in [-1, 1] (B, 3, H, W) -> mean PSNR, SSIM."""
-    sr_255, hr_255 = ((t.clamp(-1, 1) + 1) * 127.5 for t in (sr, hr))
+    sr_255, hr_255 = to_255(sr), to_255(hr)
     return (
         psnr(sr_255, hr_255, crop_border, y_channel).mean().item(),
         ssim(sr_255, hr_255, crop_border, y_channel).mean().item(),

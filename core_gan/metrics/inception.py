@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
-from core_gan.checkpoint import load_checkpoint
+from core_gan.checkpoint import first_line, load_checkpoint
 from core_gan.download import cached_download
 from core_gan.errors import UserError
 
@@ -107,5 +107,5 @@ def load_fid_inception(weights: str | Path | None = None) -> FIDInceptionV3:
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise UserError(f"{path}: not the FID Inception weights ({str(e).splitlines()[0]})") from e
+        raise UserError(f"{path}: not the FID Inception weights ({first_line(e)})") from e
     return model

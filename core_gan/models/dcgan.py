@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from core_gan.config import option
 from core_gan.nn import ConditionalBatchNorm2d, MinibatchStdDev, Norm, conv_block, spectral
 
 Conditioning = Literal["concat", "projection", "acgan"]
@@ -27,16 +28,16 @@ class DCGANConfig:
 
     image_size: int = 64
     channels: int = 3
-    latent_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
+    latent_dim: int = option(100, "dimension of the latent z", low=1)
+    ngf: int = option(64, "G's width: channels of its last hidden stage", low=1)
+    ndf: int = option(64, "D's width: channels of its first stage", low=1)
     d_norm: Norm = "batch"
-    spectral_norm: bool = False
-    minibatch_std: bool = False
+    spectral_norm: bool = option(False, "spectral normalisation of D (Miyato et al. 2018)")
+    minibatch_std: bool = option(False, "minibatch-stddev feature in D (Karras et al. 2018)")
     num_classes: int = 0
-    embed_dim: int = 16
-    conditioning: Conditioning = "concat"
-    conditional_bn: bool = False
+    embed_dim: int = option(16, "size of the label embeddings", low=1)
+    conditioning: Conditioning = option("concat", "how D sees the label: concat, projection (Miyato & Koyama) or acgan")
+    conditional_bn: bool = option(False, "class-conditional batch norm in G")
 
     def __post_init__(self) -> None:
         if self.image_size not in IMAGE_SIZES:

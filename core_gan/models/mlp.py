@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core_gan.config import option
 from core_gan.nn import MinibatchStdDev, spectral
 
 
@@ -17,11 +18,11 @@ class MLPGANConfig:
     """``data_shape`` is (2,) for points or (C, H, W) for images (G then ends in tanh)."""
 
     data_shape: tuple[int, ...] = (2,)
-    latent_dim: int = 64
-    hidden: int = 256
-    layers: int = 3
-    minibatch_std: bool = False
-    spectral_norm: bool = False
+    latent_dim: int = option(64, "dimension of the latent z", low=1)
+    hidden: int = option(256, "width of the hidden layers", low=1)
+    layers: int = option(3, "hidden layers in G and D", low=1)
+    minibatch_std: bool = option(False, "minibatch-stddev feature in D (Karras et al. 2018)")
+    spectral_norm: bool = option(False, "spectral normalisation of D (Miyato et al. 2018)")
 
     @property
     def is_image(self) -> bool:

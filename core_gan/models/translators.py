@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core_gan.nn import DownConv, Norm, ReflectionPad2d, UpConv, conv_block, norm_layer, spectral, uses_bias
+from core_gan.nn import Norm, conv_block, norm_layer, spectral, uses_bias
 
 
 class UNetGenerator(nn.Module):
@@ -35,7 +35,7 @@ class UNetGenerator(nn.Module):
         self.down = nn.ModuleList()
         for i, width in enumerate(widths):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, True)]
-            layers.append(DownConv(in_ch if i == 0 else widths[i - 1], width, 4, 2, 1, bias=bias))
+            layers.append(nn.Conv2d(in_ch if i == 0 else widths[i - 1], width, 4, 2, 1, bias=bias))
             if 0 < i < depth - 1:
                 layers.append(norm_layer(norm, width))
             self.down.append(nn.Sequential(*layers))
@@ -43,7 +43,7 @@ class UNetGenerator(nn.Module):
         for i in range(depth):
             up_in = widths[i] if i == depth - 1 else 2 * widths[i]
             up_out = out_ch if i == 0 else widths[i - 1]
-            layers = [nn.ReLU(True), UpConv(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
+            layers = [nn.ReLU(True), nn.ConvTranspose2d(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
             if i == 0:
                 layers.append(nn.Tanh())
             else:
@@ -74,10 +74,10 @@ class ResidualBlock(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         conv = nn.Conv2d(channels, channels, 3, bias=bias)
-        layers: list[nn.Module] = [ReflectionPad2d(1), conv, norm_layer(norm, channels), nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), conv, norm_layer(norm, channels), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,7 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)
+            nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)
         ]  # fmt: skip
         for m in (1, 2):
             layers += [
@@ -113,7 +113,7 @@ class ResNetGenerator(nn.Module):
                 norm_layer(norm, ngf * m // 2),
                 nn.ReLU(True),
             ]
-        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

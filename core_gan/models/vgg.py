@@ -16,14 +16,16 @@ from torchvision.models import vgg19
 from core_gan.checkpoint import load_checkpoint
 from core_gan.download import cached_download
 from core_gan.errors import UserError
+from core_gan.pixels import to_unit
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 VGG19_SHA256 = "dcbb9e9d"  # sha256 prefix, as in the file name (torch hub convention)
 
 # Index into vgg19().features just past the named feature map. "vggij" is the map after the j-th
-# convolution (and its ReLU) before the i-th max-pool (Ledig et al. 2017, section 2.2.2).
-VGG_LAYERS = {"vgg22": 9, "vgg54": 36}
+# convolution (and its ReLU) before the i-th max-pool (Ledig et al. 2017, section 2.2.2); "-preact"
+# stops before that ReLU (ESRGAN, Wang et al. 2018, section 3.3: denser, sharper features).
+VGG_LAYERS = {"vgg22": 9, "vgg54": 36, "vgg54-preact": 35}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -47,7 +49,7 @@ class VGGFeatures(nn.Module):
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(((x + 1) / 2 - self.mean) / self.std)
+        return self.features((to_unit(x) - self.mean) / self.std)
 
 
 def load_vgg_features(layer: str = "vgg54", weights: str | Path | None = None) -> VGGFeatures:

@@ -13,8 +13,8 @@ import sys
 import torch
 
 from core_gan.distributed import distributed_session
+from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
-from core_gan.objective import AdversarialConfig, BaseGANObjective
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
@@ -32,7 +32,7 @@ def objective_and_data(model: str):
     G, D = build("dcgan", DCGANConfig(image_size=32, channels=1, ngf=8, ndf=8))
     x = torch.rand(16, 1, 32, 32) * 2 - 1
     data = torch.utils.data.TensorDataset(x, torch.zeros(16, dtype=torch.long))
-    return BaseGANObjective(G["G"], D["D"], AdversarialConfig()), data
+    return GANObjective(G["G"], D["D"], GANGame("nonsaturating")), data
 
 
 def main() -> None:
