@@ -34,6 +34,25 @@ class Objective(Protocol):
 
     def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor: ...
 
+    def use_networks(self, generators: nn.ModuleDict, discriminators: nn.ModuleDict) -> None: ...
+
+
+class Networks:
+    """Base of every objective: the generators and discriminators it computes with.
+
+    The objective is built on the plain networks; the trainer, which owns where they run, hands it
+    the ones to use instead (their DistributedDataParallel wrappers under torchrun) with
+    :meth:`use_networks`: the same parameters, so the optimisers are unchanged."""
+
+    def __init__(self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module]) -> None:
+        self.generators = nn.ModuleDict(generators)
+        self.discriminators = nn.ModuleDict(discriminators)
+
+    def use_networks(self, generators: nn.ModuleDict, discriminators: nn.ModuleDict) -> None:
+        if generators.keys() != self.generators.keys() or discriminators.keys() != self.discriminators.keys():
+            raise ValueError("use_networks: the networks must have the objective's names")
+        self.generators, self.discriminators = generators, discriminators
+
 
 class FakeCache:
     """G's outputs made in D's phase of a step and reused, graph included, in G's phase on the same batch

@@ -188,8 +188,8 @@ class Trainer:
             for module in [*self.generators.values(), *self.discriminators.values()]:
                 module.compile()
         if self.world.size > 1:
-            objective.generators = wrap_ddp(self.generators, self.device, config.sync_bn)
-            objective.discriminators = wrap_ddp(self.discriminators, self.device, config.sync_bn)
+            wrapped = (wrap_ddp(nets, self.device, config.sync_bn) for nets in (self.generators, self.discriminators))
+            objective.use_networks(*wrapped)
         self.g_params = [p for p in self.generators.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminators.parameters() if p.requires_grad]
         self.opt_g = _optimizer(self.g_params, config.lr_g, config, self.device)

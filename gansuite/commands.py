@@ -136,7 +136,10 @@ def data(args: argparse.Namespace) -> None:
         print(f"{args.name} is in {args.dest}")
     else:
         for entry in catalog.load_catalog().values():
-            where = entry.url or f"manual: {entry.licence}"
+            built = entry.source.startswith("debian:")
+            where = (
+                "built from Debian packages (apt-get download)" if built else entry.url or f"manual: {entry.licence}"
+            )
             print(f"{entry.name:24s} {entry.task:9s} {entry.size or '?':>12s}  {where}")
 
 

@@ -18,7 +18,7 @@ from core_gan.config import option
 from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm, acts_per_image
-from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 from translation.pix2pix import GAN_MODES
 
@@ -100,7 +100,7 @@ class ImagePool:
             self.generator.set_state(state["generator"])
 
 
-class CycleGANObjective:
+class CycleGANObjective(Networks):
     """Batches are (a, b): unpaired images of the two domains (B, C, H, W) in [-1, 1]."""
 
     preview_columns = 3
@@ -109,8 +109,7 @@ class CycleGANObjective:
         self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module], loss: CycleGANLoss,
         preview_pairs: Batch, seed: int = 0,
     ) -> None:  # fmt: skip
-        self.generators = nn.ModuleDict(generators)
-        self.discriminators = nn.ModuleDict(discriminators)
+        super().__init__(generators, discriminators)
         self.config = loss
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.pools = {"A": ImagePool(loss.pool_size, 2 * seed), "B": ImagePool(loss.pool_size, 2 * seed + 1)}

@@ -18,7 +18,7 @@ from core_gan.config import option
 from core_gan.losses import GANLoss, gradient_penalty
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm
-from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 
 GAN_MODES = {"vanilla": "nonsaturating", "lsgan": "lsgan", "wgan-gp": "wgan-gp", "hinge": "hinge"}
@@ -61,14 +61,13 @@ class Pix2PixLoss:
     gp_weight: float = option(10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0)
 
 
-class Pix2PixObjective:
+class Pix2PixObjective(Networks):
     """Batches are (x, y): input and target images (B, C, H, W) in [-1, 1]."""
 
     preview_columns = 3
 
     def __init__(self, G: nn.Module, D: nn.Module, loss: Pix2PixLoss, preview_pairs: Batch) -> None:
-        self.generators = nn.ModuleDict({"G": G})
-        self.discriminators = nn.ModuleDict({"D": D} if loss.lambda_gan > 0 else {})
+        super().__init__({"G": G}, {"D": D} if loss.lambda_gan > 0 else {})
         self.config = loss
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.preview_pairs = preview_pairs

@@ -19,7 +19,7 @@ from torch import nn
 from core_gan.config import option
 from core_gan.losses import GANLoss
 from core_gan.nn import conv_block
-from core_gan.objective import Batch, FakeCache, Losses
+from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 
 SCALES = (2, 4, 8)
@@ -161,7 +161,7 @@ class ContentLoss(nn.Module):
         return F.mse_loss(self.vgg(sr) * VGG_RESCALE, self.vgg(hr) * VGG_RESCALE)
 
 
-class SRObjective:
+class SRObjective(Networks):
     """Batches are (LR, HR). Without a discriminator this is SRResNet's pixel-loss training.
     ``content``: the content loss l^SR_X (ESRGAN's subclass passes its feature network instead);
     ``loss``: any config with an ``adversarial_weight`` (0: no D is trained)."""
@@ -169,8 +169,7 @@ class SRObjective:
     preview_columns = 3
 
     def __init__(self, G: nn.Module, D: nn.Module | None, loss: Any, content: nn.Module, preview_pairs: Batch) -> None:
-        self.generators = nn.ModuleDict({"G": G})
-        self.discriminators = nn.ModuleDict({"D": D} if D is not None and loss.adversarial_weight > 0 else {})
+        super().__init__({"G": G}, {"D": D} if D is not None and loss.adversarial_weight > 0 else {})
         self.config = loss
         self.content = content
         self.gan = GANLoss("nonsaturating")

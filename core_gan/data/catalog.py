@@ -24,6 +24,9 @@ class Entry:
     sha256: str | None
     layout: str
     licence: str
+    source: str = "url"
+    """``url``: an archive at ``url``; ``debian:RECIPE.json``: built from Debian packages by the recipe
+    in ``datasets/`` (core_gan.data.debian)."""
 
 
 def load_catalog(path: Path | None = None) -> dict[str, Entry]:
@@ -69,11 +72,17 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
 
 
 def download_dataset(name: str, dest: str | Path) -> Path:
-    """Download (resuming a partial file) and verify a catalog entry, then extract it into ``dest``."""
+    """Download (resuming a partial file) and verify a catalog entry, then extract it into ``dest``;
+    or build it from Debian packages (``source: debian:...``). Returns the archive (or ``dest``)."""
     catalog = load_catalog()
     if name not in catalog:
         raise UserError(f"unknown dataset {name!r}; see `gansuite data list`")
     entry = catalog[name]
+    if entry.source.startswith("debian:"):
+        from core_gan.data.debian import build_corpus
+
+        build_corpus(CATALOG.parent / entry.source.removeprefix("debian:"), Path(dest))
+        return Path(dest)
     if entry.url is None:
         raise UserError(f"{name}: cannot be downloaded automatically: {entry.licence}")
     dest = Path(dest)

@@ -17,7 +17,7 @@ from torch.func import functional_call
 from core_gan.config import option
 from core_gan.losses import GANLoss, r1_penalty
 from core_gan.models.mlp import MLPGANConfig
-from core_gan.objective import Batch, Losses
+from core_gan.objective import Batch, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
@@ -60,14 +60,13 @@ class UnrollConfig:
     unroll_lr: float = option(0.01, "step size of the unrolled D updates", low=0, low_open=True)
 
 
-class GANObjective:
+class GANObjective(Networks):
     """An unconditional GAN playing ``game``. Batches are ``(x, y)``: samples and labels (unused)."""
 
     preview_columns = 8
 
     def __init__(self, G: nn.Module, D: nn.Module, game: GANGame, unroll: UnrollConfig = UnrollConfig()) -> None:
-        self.generators = nn.ModuleDict({"G": G})
-        self.discriminators = nn.ModuleDict({"D": D})
+        super().__init__({"G": G}, {"D": D})
         self.game = game
         self.unroll = unroll
         self.latent_dim: int = G.config.latent_dim
