@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,6 @@ from core_gan.metrics.features import InceptionExtractor
 from core_gan.metrics.generator import SampleDistance
 from core_gan.models.dcgan import IMAGE_SIZES as DCGAN_SIZES
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
-from core_gan.models.mlp import MLPGANConfig
 from core_gan.models.vgg import load_vgg_features
 from core_gan.objective import Objective
 from core_gan.recipe import Recipe, Schedule
@@ -71,7 +70,10 @@ class Setup:
     evaluator: Evaluator | None = None
     best_metric: str = ""
     preview_reference: torch.Tensor | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    has_validation: bool = False
+    """Validation data is at hand: ``--eval-every`` defaults to every checkpoint."""
+    no_evaluation: str = "no validation data"
+    """Why ``--eval-every`` has nothing to evaluate, for its error message."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,9 +249,9 @@ def train_config(schedule: Schedule, args: argparse.Namespace, setup: Setup) -> 
     checkpoint_every = runtime.get("checkpoint_every", TrainConfig.checkpoint_every)
     eval_every = getattr(args, "eval_every", None)
     if setup.evaluator is None and eval_every:
-        refuse("--eval-every", f"there is nothing to evaluate ({setup.extra.get('no_eval', 'no validation data')})")
+        refuse("--eval-every", f"there is nothing to evaluate ({setup.no_evaluation})")
     if eval_every is None:
-        eval_every = checkpoint_every if setup.extra.get("validation") else 0
+        eval_every = checkpoint_every if setup.has_validation else 0
     return TrainConfig(
         steps=steps, batch_size=schedule.batch_size, lr_g=schedule.lr, lr_d=schedule.lr_d or schedule.lr,
         betas=schedule.betas, optimizer=schedule.optimizer, d_steps=schedule.d_steps, lr_policy=schedule.lr_policy,
@@ -317,8 +319,7 @@ def make_game(args: argparse.Namespace) -> tuple[GANGame, dict[str, Any]]:
 def base_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace, data: BaseData) -> Any:
     """The recipe's network with the user's flags and the data's shape and classes."""
     if spec.name == "gan":
-        net = recipe.network if isinstance(recipe.network, MLPGANConfig) else spec.recipe.network
-        return replace(flags.replace(net, args, "network"), data_shape=data.shape)
+        return replace(flags.replace(recipe.network, args, "network"), data_shape=data.shape)
     if len(data.shape) != 3:
         refuse(f"--data {args.data}", f"{spec.name} needs images; for 2-D points use `gansuite train gan`")
     if data.shape[1] not in DCGAN_SIZES:
@@ -361,7 +362,6 @@ def build_base(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Set
     return Setup(
         objective, data.dataset, {"model": spec.name, "config": asdict(net)}, settings,
         evaluator=base_evaluator(args, data, objective), preview_reference=data.reference,
-        extra={"no_eval": ""},
     )  # fmt: skip
 
 
@@ -434,7 +434,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> S
     return Setup(
         objective, data, {"model": spec.name, "config": asdict(net), "direction": args.direction},
         {"objective": asdict(loss), "transform": asdict(transform)}, evaluator=evaluator, best_metric="psnr",
-        extra={"validation": val is not None, "no_eval": f"{args.data} has no val split"},
+        has_validation=val is not None, no_evaluation=f"{args.data} has no val split",
     )  # fmt: skip
 
 
@@ -526,7 +526,7 @@ def build_sr(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup
         objective, data, {"model": model, "config": asdict(net)},
         {"objective": asdict(loss), "crop": crop, "init": str(init or "")}, evaluator=evaluator,
         best_metric="psnr" if spec.name == "srresnet" else "",
-        extra={"validation": val is not None, "no_eval": "no --val-data"},
+        has_validation=val is not None, no_evaluation="no --val-data",
     )  # fmt: skip
 
 
