@@ -93,6 +93,12 @@ def add_train_parsers(sub: argparse._SubParsersAction, parents: list[argparse.Ar
         p.add_argument("--resume", action="store_true", help="continue RUN/checkpoints/last.pt to the same total")
         schedule = p.add_argument_group("schedule (the recipe's defaults shown)")
         flags.add_config_flags(schedule, "schedule", spec.recipe.schedule, SCHEDULE_FLAGS + EXTRA_SCHEDULE[spec.family])
+        steps = next(a for a in schedule._group_actions if a.dest == "schedule.steps")
+        if spec.recipe.schedule.epochs:
+            steps.help = "total generator steps (default: from --epochs)"
+        elif spec.name in digits_recipes():
+            digits = digits_recipes()[spec.name].schedule.steps
+            steps.help = f"total generator steps (default: {spec.recipe.schedule.steps}; --data digits: {digits})"
         schedule.add_argument("--decay-steps", type=flags.count(0), help="decay the lrs over the last N steps "
                               "(default: the recipe's fraction of the run)")  # fmt: skip
         flags.add_config_flags(p.add_argument_group("runtime"), "runtime", TrainConfig(), RUNTIME_FLAGS)
@@ -237,7 +243,6 @@ def resolve_schedule(recipe: Schedule, args: argparse.Namespace) -> Schedule:
 
 
 def train_config(schedule: Schedule, args: argparse.Namespace, setup: Setup) -> TrainConfig:
-    runtime = flags.given(args, "runtime")
     if schedule.epochs:
         per_epoch = steps_per_epoch(setup.dataset, schedule.batch_size, current_world().size)
         steps = max(1, schedule.epochs * per_epoch // schedule.d_steps)
@@ -246,7 +251,8 @@ def train_config(schedule: Schedule, args: argparse.Namespace, setup: Setup) -> 
     decay = args.decay_steps if args.decay_steps is not None else round(steps * schedule.decay_fraction)
     if schedule.lr_policy == "step" and decay == 0:
         refuse("--lr-policy step", "needs --decay-steps N (the rate is multiplied by 0.1 every N steps)")
-    checkpoint_every = runtime.get("checkpoint_every", TrainConfig.checkpoint_every)
+    given_runtime = flags.given(args, "runtime")
+    checkpoint_every = given_runtime.get("checkpoint_every", TrainConfig.checkpoint_every)
     eval_every = getattr(args, "eval_every", None)
     if setup.evaluator is None and eval_every:
         refuse("--eval-every", f"there is nothing to evaluate ({setup.no_evaluation})")
@@ -256,7 +262,7 @@ def train_config(schedule: Schedule, args: argparse.Namespace, setup: Setup) -> 
         steps=steps, batch_size=schedule.batch_size, lr_g=schedule.lr, lr_d=schedule.lr_d or schedule.lr,
         betas=schedule.betas, optimizer=schedule.optimizer, d_steps=schedule.d_steps, lr_policy=schedule.lr_policy,
         decay_steps=decay, ema=schedule.ema, eval_every=eval_every,
-        best_metric=setup.best_metric if eval_every else "", **runtime,
+        best_metric=setup.best_metric if eval_every else "", **given_runtime,
     )  # fmt: skip
 
 
