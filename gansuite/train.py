@@ -322,17 +322,26 @@ def make_game(args: argparse.Namespace) -> tuple[GANGame, dict[str, Any]]:
     return GANGame(config.loss, config.r1), asdict(config)
 
 
+def critic_network(recipe: Recipe, args: argparse.Namespace) -> Any:
+    """The recipe's network with the user's flags. WGAN-GP's penalty is per sample, so its critic
+    has no batch statistic (Gulrajani et al. section 4): no minibatch-stddev feature unless asked."""
+    net = flags.replace(recipe.network, args, "network")
+    if args.loss == "wgan-gp" and "minibatch_std" not in flags.given(args, "network"):
+        net = replace(net, minibatch_std=False)
+    return net
+
+
 def base_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace, data: BaseData) -> Any:
     """The recipe's network with the user's flags and the data's shape and classes."""
     if spec.name == "gan":
-        return replace(flags.replace(recipe.network, args, "network"), data_shape=data.shape)
+        return replace(critic_network(recipe, args), data_shape=data.shape)
     if len(data.shape) != 3:
         refuse(f"--data {args.data}", f"{spec.name} needs images; for 2-D points use `gansuite train gan`")
     if data.shape[1] not in DCGAN_SIZES:
         refuse(f"--image-size {data.shape[1]}", f"{spec.name} generates {', '.join(map(str, DCGAN_SIZES))} px")
     if spec.name == "cgan" and data.num_classes < 2:
         refuse(f"--data {args.data}", "cgan needs classes (images in one sub-folder per class)")
-    net: DCGANConfig = flags.replace(recipe.network, args, "network")
+    net: DCGANConfig = critic_network(recipe, args)
     return replace(
         net, image_size=data.shape[1], channels=data.shape[0], d_norm=norm_for_loss(args.loss or ""),
         num_classes=data.num_classes if spec.name == "cgan" else 0,

@@ -218,6 +218,18 @@ def test_wgan_takes_its_papers_optimiser(tmp_path, capsys):
     assert run_cli(args, capsys)[0] == 0
     train = json.loads((out / "config.json").read_text())["train"]
     assert (train["optimizer"], train["lr_g"], train["d_steps"]) == ("rmsprop", 5e-5, 5)
+    out = tmp_path / "gp"
+    args = ["train", "gan", *TINY["gan"], "--loss", "wgan-gp", "--steps", "1", "--out", out, *CADENCE]
+    assert run_cli(args, capsys)[0] == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train"]["lr_g"], tuple(config["train"]["betas"]), config["train"]["d_steps"]) == (
+        1e-4,
+        (0.0, 0.9),
+        5,
+    )
+    assert (
+        config["model"]["config"]["minibatch_std"] is False
+    )  # the gan recipe's mbstd is off under a per-sample penalty
 
 
 def test_image_pool_draws_from_its_own_seeded_generator_and_resumes():
