@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core_gan.models.translators import UNetGenerator
+
 SMALL_MAP = 256
 """Maps of at most this many pixels are convolved as a matrix product on the CPU (MatmulOnSmallMaps)."""
 
@@ -105,7 +107,7 @@ SWAPS: dict[type, type] = {
     nn.ConvTranspose2d: MatmulConvTranspose2d,
     nn.ReflectionPad2d: DtypeReflectionPad2d,
 }
-MATMUL_OWNERS = ("UNetGenerator",)
+MATMUL_OWNERS = (UNetGenerator,)
 """Networks whose convolutions take the small-map path: the U-Net, whose innermost layers have 512
 channels on 1x1 to 16x16 maps (measured); elsewhere the library's kernels are kept."""
 
@@ -114,7 +116,7 @@ def swap_cpu_layers(module: nn.Module) -> nn.Module:
     """In place: the convolutions inside a U-Net become their small-map forms, and every reflection
     pad the dtype-keeping one. Parameters, buffers and state-dict keys are untouched."""
     for owner in module.modules():
-        if type(owner).__name__ in MATMUL_OWNERS:
+        if isinstance(owner, MATMUL_OWNERS):
             for layer in owner.modules():
                 if type(layer) in (nn.Conv2d, nn.ConvTranspose2d):
                     layer.__class__ = SWAPS[type(layer)]

@@ -222,7 +222,7 @@ def train(args: argparse.Namespace) -> Path:
     recipe = base_recipe(spec, args) if spec.family == "base" else spec.recipe
     schedule = resolve_schedule(recipe.schedule, args)
     torch.manual_seed(runtime(args).seed)
-    setup = BUILDERS[spec.family](spec, recipe, args)
+    setup = BUILDERS[spec.family](spec, recipe, schedule, args)
     config = train_config(schedule, args, setup)
     trainer = Trainer(
         setup.objective, setup.dataset, args.out, config, model_meta=setup.model_meta,
@@ -348,7 +348,7 @@ def base_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace, data
     )  # fmt: skip
 
 
-def build_base(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+def build_base(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """gan, dcgan or cgan on a toy, the digits or an image folder."""
     toy = args.data in TOYS
     for flag, value in (("--image-size", args.image_size), ("--channels", args.channels)):
@@ -431,7 +431,7 @@ def translation_networks(spec: ModelSpec, args: argparse.Namespace, **channels: 
         raise UserError(f"--netG {net.netG}: {e}") from e
 
 
-def build_paired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """pix2pix on DATA/train, validated on DATA/val when there is one."""
     seed = runtime(args).seed
     transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
@@ -453,7 +453,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> S
     )  # fmt: skip
 
 
-def build_unpaired(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """CycleGAN on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
     seed = runtime(args).seed
     transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
@@ -501,7 +501,7 @@ def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] |
     return flags.replace(spec.recipe.network, args, "network")
 
 
-def build_sr(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup:
+def build_sr(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """SRResNet (pixel loss, best checkpoint by validation PSNR), SRGAN (content + 1e-3 adversarial,
     from ``--init``) or ESRGAN (L1 + pre-activation VGG + relativistic D, from ``--init``)."""
     from gansuite.runs import SR_MODELS, load_run
@@ -513,7 +513,6 @@ def build_sr(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup
         warnings.warn(f"training {spec.name} from scratch; the paper starts from a PSNR-oriented run (--init RUN)",
                       stacklevel=2)  # fmt: skip
     net = sr_network(spec, args, init_meta)
-    schedule = resolve_schedule(recipe.schedule, args)
     crop = args.crop_size or (128 if spec.name == "esrgan" else 96)
     data = SRFolder(args.data, net.scale, crop, seed=seed, strict=args.strict, min_length=schedule.batch_size)
     val = SRFolder(args.val_data, net.scale, train=False, strict=args.strict) if args.val_data else None
@@ -545,6 +544,6 @@ def build_sr(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Setup
     )  # fmt: skip
 
 
-BUILDERS: dict[str, Callable[[ModelSpec, Recipe, argparse.Namespace], Setup]] = {
+BUILDERS: dict[str, Callable[[ModelSpec, Recipe, Schedule, argparse.Namespace], Setup]] = {
     "base": build_base, "paired": build_paired, "unpaired": build_unpaired, "sr": build_sr,
 }  # fmt: skip

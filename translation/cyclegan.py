@@ -19,8 +19,9 @@ from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, make_generator
 from core_gan.nn import Norm, acts_per_image
 from core_gan.objective import Batch, FakeCache, Losses, Networks
-from core_gan.recipe import Recipe, Schedule
+from core_gan.recipe import Recipe
 from translation.pix2pix import GAN_MODES
+from translation.pix2pix import RECIPE as PIX2PIX_RECIPE
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,9 @@ class CycleGANObjective(Networks):
 
 RECIPE = Recipe(
     citation="Zhu et al. 2017, section 4 and appendix 7.1: LSGAN, lambda = 10, identity 0.5 lambda, a pool of "
-    "50, batch 1, Adam 2e-4 (0.5, 0.999), 100 epochs then 100 decaying linearly to 0",
-    schedule=Schedule(epochs=200, batch_size=1, lr=2e-4, betas=(0.5, 0.999), decay_fraction=0.5),
+    "50, and pix2pix's schedule (the same reference code): batch 1, Adam 2e-4 (0.5, 0.999), 100 epochs then 100 "
+    "decaying linearly to 0",
+    schedule=PIX2PIX_RECIPE.schedule,
     loss=CycleGANLoss(),
     network=CycleGANConfig(),
 )
