@@ -22,6 +22,8 @@ from gansuite.inference import BaseGANModel, Translator, Upscaler
 from gansuite.runs import BASE_MODELS, SR_MODELS, bundled_models, resolve_run
 from gansuite.weights import import_available
 
+UNSEEN_PHOTOS = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
+"""The bundled sample photos: no bundled model was trained on them, so they are every tab's examples."""
 MIN_SIDE = 8
 # Uploads above this many pixels are refused before any work (a 10,000 x 10,000 photo would need
 # 16 x 100 M output pixels at x4); super-resolution input is further capped by MAX_SR_INPUT_PIXELS.
@@ -79,11 +81,46 @@ RESULTS = ResultFiles()
 
 @dataclass
 class AppModels:
-    """Every model the apps serve, keyed by the name shown in the UI; read-only once loaded."""
+    """Every model the apps serve, keyed by the name shown in the UI, with its card; read-only once
+    loaded. ``unpaired``: CycleGAN models, one translator per direction (``AtoB``, ``BtoA``)."""
 
     translators: dict[str, Translator] = field(default_factory=dict)
+    unpaired: dict[str, dict[str, Translator]] = field(default_factory=dict)
     upscalers: dict[str, Upscaler] = field(default_factory=dict)
     gans: dict[str, BaseGANModel] = field(default_factory=dict)
+    cards: dict[str, str] = field(default_factory=dict)
+
+    def card(self, name: str | None) -> str:
+        return self.cards.get(name or "", "")
+
+
+def model_card(run: Path) -> str:
+    """Markdown: what the model is and how it was trained, from the run's training.json (bundled
+    models: description, steps, minutes, measured figures) or its config.json (any other run)."""
+    training, config = run / "training.json", run / "config.json"
+    if training.is_file():
+        t = json.loads(training.read_text())
+        lines = [t.get("description", ""), f"Trained {t['steps']} steps in {t['train_minutes']} CPU minutes."]
+        figures = dict(t.get("figures", {}))
+        if figures:
+            on = figures.pop("photos", "photos it never saw")
+            lines.append(f"Measured on {on}: " + ", ".join(f"{k} {v}" for k, v in figures.items()) + ".")
+        if t.get("command"):
+            lines.append(f"Reproduce: `python -m apps.train_bundled --only {run.name}` (data, then `{t['command']}`)")
+        return "\n\n".join(line for line in lines if line)
+    meta = json.loads((run / "model.json").read_text())
+    text = f"`{run}`: {meta['model']}"
+    if config.is_file():
+        c = json.loads(config.read_text())
+        text += f", trained on `{c.get('data')}` ({c.get('recipe', 'no recipe recorded')})"
+    return text + (f"; weights of step {meta['step']}." if "step" in meta else ".")
+
+
+def card_under(models: AppModels, picker: gr.Dropdown) -> gr.Markdown:
+    """The picked model's card, kept up to date under its picker (inside a gr.Blocks context)."""
+    card = gr.Markdown(models.card(picker.value))
+    picker.change(models.card, picker, card, api_name=False)
+    return card
 
 
 def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: bool = True) -> AppModels:
@@ -103,13 +140,17 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
         name = path.name
         if kind == "pix2pix":
             models.translators[name] = Translator(path, device)
+        elif kind == "cyclegan":
+            models.unpaired[name] = {d: Translator(path, device, direction=d) for d in ("AtoB", "BtoA")}
         elif kind in SR_MODELS:
             upscaler = Upscaler(path, device)
-            models.upscalers[f"{name} x{upscaler.scale}"] = upscaler
+            name = f"{name} x{upscaler.scale}"
+            models.upscalers[name] = upscaler
         elif kind in BASE_MODELS:
             models.gans[name] = BaseGANModel(path, device)
         else:
-            raise UserError(f"{run}: a {kind} model has no app (apps serve pix2pix, SR and base GANs)")
+            raise UserError(f"{run}: a {kind} model has no app (apps serve pix2pix, CycleGAN, SR and base GANs)")
+        models.cards[name] = model_card(path)
     return models
 
 
@@ -132,6 +173,16 @@ def check_size(image: np.ndarray, name: str, max_pixels: int = MAX_UPLOAD_PIXELS
         raise UserError(f"{name}: {w}x{h} is too small; the smallest accepted side is {MIN_SIDE} pixels")
     if h * w > max_pixels:
         raise UserError(f"{name}: {w}x{h} has more than the {max_pixels:,} pixels this app accepts")
+
+
+def fit(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Scaled down (antialiased, aspect kept) so that neither side exceeds ``max_side``."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:

@@ -4,17 +4,15 @@ the recipe of ``gansuite data edges``; a pix2pix checkpoint turns the edges into
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from apps.common import AppModels, check_size, read_upload, to_rgb, uploaded_image
+from apps.common import UNSEEN_PHOTOS, AppModels, card_under, check_size, read_upload, to_rgb, uploaded_image
 from core_gan.data.builders import EdgeConfig, photo_and_edges
 from core_gan.errors import UserError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
 CANVAS = 256
 
 
@@ -58,10 +56,13 @@ def build(models: AppModels, guard) -> None:
             )  # fmt: skip
             photo = uploaded_image(label="... or upload a photo (its edges are used)")
             model = gr.Dropdown(names, value=names[0] if names else None, label="pix2pix model")
+            card_under(models, model)
             button = gr.Button("Translate", variant="primary")
         with gr.Column():
             edges = gr.Image(label="edges", format="png", interactive=False)
             result = gr.Image(label="photo", format="png", interactive=False)
-    gr.Examples([[str(p)] for p in sorted(SAMPLES.glob("*.jpg"))[:4]], inputs=[photo])
+    gr.Examples(
+        [[str(p)] for p in sorted(UNSEEN_PHOTOS.glob("*.jpg"))], inputs=[photo], label="photos no model was trained on"
+    )
     button.click(guard(partial(edges2photo, models)), [sketch, photo, model], [edges, result],
                  api_name="edges2photo")  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from apps import edges2photo, gan, sr
+from apps import edges2photo, gan, sr, unpaired
 from apps.common import RESULTS, AppModels
 from core_gan.checkpoint import first_line
 from core_gan.errors import UserError
@@ -17,6 +17,7 @@ from core_gan.errors import UserError
 # name -> (tab title, builder, which models it needs)
 APPS: dict[str, tuple[str, Callable[..., None], str]] = {
     "edges2photo": ("Edges to photo", edges2photo.build, "translators"),
+    "cyclegan": ("Unpaired translation", unpaired.build, "unpaired"),
     "sr": ("Super-resolution", sr.build, "upscalers"),
     "gan": ("GAN sampling", gan.build, "gans"),
 }

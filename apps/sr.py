@@ -9,7 +9,16 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from apps.common import MAX_SR_INPUT_PIXELS, RESULTS, AppModels, check_size, read_upload, uploaded_image
+from apps.common import (
+    MAX_SR_INPUT_PIXELS,
+    RESULTS,
+    UNSEEN_PHOTOS,
+    AppModels,
+    card_under,
+    check_size,
+    read_upload,
+    uploaded_image,
+)
 from core_gan.errors import UserError
 
 TILE, OVERLAP = 256, 16
@@ -52,9 +61,13 @@ def build(models: AppModels, guard) -> None:
             image = uploaded_image(label="image", elem_id="sr-image")
             scale = gr.Radio(scales, value=default, label="scale")
             model = gr.Dropdown(first, value=first[-1], label="model")
+            card_under(models, model)
             button = gr.Button("Upscale", variant="primary")
         with gr.Column():
             slider = gr.ImageSlider(label="before | after", format="png", interactive=False)
             download = gr.File(label="download (PNG)", elem_id="sr-download")
+    gr.Examples(
+        [[str(p)] for p in sorted(UNSEEN_PHOTOS.glob("*.jpg"))], inputs=[image], label="photos no model was trained on"
+    )
     scale.change(partial(choices_for, models), scale, model, api_name=False)
     button.click(guard(partial(upscale, models)), [image, model], [slider, download], api_name="upscale")

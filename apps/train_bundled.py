@@ -16,36 +16,54 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import safetensors.torch
+from PIL import Image
+from tqdm import tqdm
 
 from core_gan.checkpoint import write_json
-from core_gan.data.builders import EdgeConfig, build_edges, sr_crops
+from core_gan.data.builders import EdgeConfig, build_edges, photo_and_edges, sr_crops
+from core_gan.data.images import list_images, open_image, readable
 from gansuite.cli import main as cli
+from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "datasets" / "samples"
 RUNS = ROOT / "runs" / "bundled"
 FAST = ["--precision", "bf16", "--channels-last"]
+SR_DATA = RUNS / "data" / "sr"
+DOMAINS = {"green2warm": ["green", "warm"]}
+"""CycleGAN models: the names of domains A and B, shown by the app's direction picker."""
 
 # name -> (description, gansuite arguments without --out)
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
-        "pix2pix edges -> photo (unet_256, ngf 16) on 256 px crops of the 7 bundled photos",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--ngf", "16", "--ndf", "32",
-         "--steps", "4000", "--log-every", "250", "--sample-every", "1000", "--checkpoint-every", "1000", *FAST],
+        "pix2pix edges -> photo (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999) on 1,590 scene "
+        "crops of the offline-photos corpus's 159 train photos, edges by `gansuite data edges`' default recipe",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--ngf", "32", "--ndf", "64",
+         "--upsample", "resize", "--norm", "instance", "--ema", "0.999", "--steps", "7500", "--log-every", "250",
+         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "srresnet-x4": (
-        "SRResNet x4 (16 blocks, no BN, lr 2e-4 decayed linearly over the second half: faster to converge) on 96 px "
-        "crops of datasets/samples/hr, MSE",
-        ["train", "srresnet", "--data", str(SAMPLES / "hr"), "--no-batch-norm", "--lr", "2e-4", "--steps", "5000",
-         "--decay-steps", "2500", "--log-every", "250",
-         "--sample-every", "1000", "--checkpoint-every", "1000", *FAST],
+        "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half) on 96 px crops of "
+        "HR tiles of the offline-photos corpus's 159 train photos at 1080 px",
+        ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
+         "--lr", "2e-4", "--steps", "2500", "--decay-steps", "1250", "--log-every", "250", "--sample-every", "500",
+         "--checkpoint-every", "500", *FAST],
     ),
     "srgan-x4": (
-        "SRGAN x4 from srresnet-x4, MSE content loss (VGG19 weights are not available offline) + 1e-3 adversarial",
-        ["train", "srgan", "--data", str(SAMPLES / "hr"), "--init", str(RUNS / "srresnet-x4"), "--steps", "1000",
-         "--content-loss", "mse", "--log-every", "250", "--sample-every", "1000", "--checkpoint-every", "500", *FAST],
+        "SRGAN x4 from srresnet-x4 on the same HR tiles: MSE content loss (VGG19 weights are not available "
+        "offline) + 1e-3 adversarial",
+        ["train", "srgan", "--data", str(SR_DATA / "train"), "--init", str(RUNS / "srresnet-x4"), "--steps", "400",
+         "--content-loss", "mse", "--log-every", "100", "--sample-every", "200", "--checkpoint-every", "200", *FAST],
+    ),
+    "green2warm": (
+        "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) (resnet_6blocks, ngf 32, "
+        "resize-convolutions) on 128 px crops of corpus scenes split by a hue rule (apps/train_bundled.py domain)",
+        ["train", "cyclegan", "--data", str(RUNS / "data" / "green2warm"), "--netG", "resnet_6blocks", "--ngf", "32",
+         "--ndf", "32", "--upsample", "resize", "--load-size", "256", "--crop-size", "128", "--steps", "2000",
+         "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "digits-dcgan": (
         "DCGAN on scikit-learn's 1,797 handwritten digits at 32 px",
@@ -59,13 +77,108 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 
-def prepare_edges() -> None:
-    """256 px crops (step 128) of the HR sample photos, paired with their Canny edges (`data edges`)."""
-    crops, pairs = RUNS / "data" / "crops", RUNS / "data" / "edges" / "train"
-    if pairs.is_dir():
-        return
-    sr_crops(SAMPLES / "hr", crops, size=256, step=128)
-    build_edges(crops, pairs, EdgeConfig(size=256))
+SCALES = {256: 1, 384: 2, 512: 3, 768: 4}
+"""Short side a corpus photo is resized to -> random 256 px crops taken from it (256: its centre square)."""
+
+
+def scene_crops(image: Image.Image, rng: np.random.Generator, size: int = 256) -> list[Image.Image]:
+    """The app's view of a photo (its centre square at ``size``) and random crops of it at larger scales,
+    so that the model sees scenes at the scales users upload them."""
+    crops = []
+    for side, count in SCALES.items():
+        scale = side / min(image.size)
+        resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+        for _ in range(count):
+            if count == 1:
+                left, top = (resized.width - size) // 2, (resized.height - size) // 2
+            else:
+                left, top = (int(rng.integers(0, n - size + 1)) for n in resized.size)
+            crops.append(resized.crop((left, top, left + size, top + size)))
+    return crops
+
+
+def prepare_scenes(corpus: Path) -> Path:
+    """Scene crops (:func:`scene_crops`, seeded) of every corpus photo, split as the corpus is."""
+    root = RUNS / "data" / "scenes"
+    for split in ("train", "val", "test"):
+        if (root / split).is_dir():
+            continue
+        rng, tmp = np.random.default_rng(0), root / f"{split}-partial"
+        for path in tqdm(readable(list_images(corpus / split)), desc=f"{split} scenes", unit="photo"):
+            for k, crop in enumerate(scene_crops(open_image(path), rng)):
+                tmp.mkdir(parents=True, exist_ok=True)
+                crop.save(tmp / f"{path.stem}_{k}.png")
+        tmp.rename(root / split)
+    return root
+
+
+def prepare_edges(scenes: Path) -> Path:
+    """Edges | photo pairs (`gansuite data edges`' default recipe) of the train and val scenes; the test
+    split and the bundled samples are never seen."""
+    root = RUNS / "data" / "edges"
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            build_edges(scenes / split, root / split, EdgeConfig())
+    return root
+
+
+def hue_fractions(image: np.ndarray) -> tuple[float, float]:
+    """Fractions of an RGB image's pixels that are green foliage (hue 75-165 degrees) and warm
+    (hue 0-50: reds, oranges, yellows), among pixels of saturation > 0.3 and value > 0.2."""
+    hsv = np.asarray(Image.fromarray(image).convert("HSV"), dtype=np.float32) / 255
+    hue, coloured = hsv[..., 0] * 360, (hsv[..., 1] > 0.3) & (hsv[..., 2] > 0.2)
+    return float((coloured & (hue >= 75) & (hue <= 165)).mean()), float((coloured & (hue <= 50)).mean())
+
+
+def domain(image: np.ndarray) -> str | None:
+    """The documented rule of the bundled CycleGAN's two domains: A (green) when at least 25 % of the
+    pixels are green foliage and under 10 % warm; B (warm: autumn leaves, golden light, sand) when at
+    least 35 % are warm and under 5 % green; neither otherwise."""
+    green, warm = hue_fractions(image)
+    if green >= 0.25 and warm < 0.1:
+        return "A"
+    if warm >= 0.35 and green < 0.05:
+        return "B"
+    return None
+
+
+def prepare_domains(scenes: Path) -> Path:
+    """trainA/trainB from the train scenes, testA/testB from the val and test scenes (CycleGAN has no
+    validation, so both are held out), by :func:`domain`."""
+    root = RUNS / "data" / "green2warm"
+    if root.is_dir():
+        return root
+    for split, held_out in (("train", "train"), ("val", "test"), ("test", "test")):
+        for path in readable(list_images(scenes / split)):
+            side = domain(np.asarray(Image.open(path).convert("RGB")))
+            if side is not None:
+                (root / f"{held_out}{side}").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, root / f"{held_out}{side}" / path.name)
+    return root
+
+
+SR_SIDE = 1080
+"""HR photos for super-resolution are first resized to this short side: at about 2K, like DIV2K, and
+downscaled enough to wash out the source's JPEG and noise (which the model would learn to copy)."""
+
+
+def prepare_sr(corpus: Path) -> Path:
+    """HR sub-images of the corpus's photos at ``SR_SIDE``: 288 px tiles of the train split (random 96 px
+    crops are cut from them in training) and 384 px tiles of the val split (validation)."""
+    root = RUNS / "data" / "sr"
+    for split, size in (("train", 288), ("val", 384)):
+        if (root / split).is_dir():
+            continue
+        resized = root / f"{split}-resized"
+        for path in tqdm(readable(list_images(corpus / split)), desc=f"{split} HR", unit="photo"):
+            image = open_image(path)
+            scale = SR_SIDE / min(image.size)
+            resized.mkdir(parents=True, exist_ok=True)
+            size_hr = (round(image.width * scale), round(image.height * scale))
+            image.resize(size_hr, Image.Resampling.LANCZOS).save(resized / f"{path.stem}.png")
+        sr_crops(resized, root / split, size=size, step=size)
+        shutil.rmtree(resized)
+    return root
 
 
 def last_figures(run: Path) -> dict[str, float]:
@@ -90,25 +203,97 @@ def export(name: str, description: str, args: list[str], run: Path) -> Path:
         "description": description,
         "command": "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", ""),
         "params": config["params"], "steps": figures.get("step"), "train_minutes": round(figures["time"] / 60, 1),
-        "last_logged": figures,
+        "last_logged": figures, **({"domains": DOMAINS[name]} if name in DOMAINS else {}),
     })  # fmt: skip
     return dest
+
+
+def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
+    """The model's card figures, measured by the benchmarks' own code on images it never saw."""
+    if name == "edges2photo":
+        from benchmarks.bench_edges2photo import evaluate, training_mean_colour
+
+        photos = readable(list_images(corpus / "test"))
+        m = evaluate(Translator(model), photos, training_mean_colour(RUNS / "data" / "edges" / "train"))["model"]
+        return {"photos": f"the corpus's {len(photos)} test photos", "edge F1": f"{m['edge F1']:.2f}",
+                "grid ratio": f"{m['grid']:.2f}", "sharpness": f"{m['sharpness']:.2f}",
+                "colour error (Delta E)": f"{m['Delta E']:.1f}", "PSNR": f"{m['PSNR dB']:.2f} dB",
+                "SSIM": f"{m['SSIM']:.3f}"}  # fmt: skip
+    if name.startswith("sr"):
+        from benchmarks.bench_sr_quality import corpus_test, evaluate
+
+        photos = corpus_test(corpus)
+        gain = evaluate(Upscaler(model), photos)["psnr"] - evaluate(Upscaler("bicubic"), photos)["psnr"]
+        return {"photos": f"the corpus's {len(photos)} test photos", "PSNR-Y over bicubic": f"{gain:+.2f} dB"}
+    if name in DOMAINS:
+        from benchmarks.bench_unpaired import measure
+
+        figures = {"photos": "held-out scenes (val and test photos)"}
+        for r in measure(model, RUNS / "data" / name):
+            figures[f"{r['direction']} taken for the target by a judge CNN"] = f"{r['translated taken for target']:.0%}"
+            figures[f"cycle PSNR {r['direction']}"] = f"{r['cycle PSNR dB']:.1f} dB"
+        return figures
+    return {}
+
+
+def figures_for_readme(corpus: Path, out: Path) -> None:
+    """``out``/edges2photo.jpg, sr.jpg, green2warm.jpg: the bundled models on photos they never saw."""
+    out.mkdir(parents=True, exist_ok=True)
+    test = readable(list_images(corpus / "test"))
+    tiles = []
+    e2p = Translator(CHECKPOINTS / "edges2photo")
+    for path in [*test[1:12:5], SAMPLES / "photos" / "chelsea.jpg"]:
+        photo, edges = photo_and_edges(open_image(path))
+        tiles.append(np.concatenate([edges, e2p(edges), photo], axis=1))
+    Image.fromarray(np.concatenate(tiles)).save(out / "edges2photo.jpg", quality=88)
+    from benchmarks.bench_sr_quality import corpus_test, low_resolution
+
+    rows = []
+    for hr in list(corpus_test(corpus).values())[2:14:6]:
+        hr = hr[112:368, 112:368]
+        lr = low_resolution(hr, 4)
+        outs = [Upscaler(name)(lr) for name in ("bicubic", CHECKPOINTS / "srresnet-x4", CHECKPOINTS / "srgan-x4")]
+        rows.append(np.concatenate([*outs, hr], axis=1))
+    Image.fromarray(np.concatenate(rows)).save(out / "sr.jpg", quality=88)
+    if not (CHECKPOINTS / "green2warm").is_dir():
+        return
+    cyc = {d: Translator(CHECKPOINTS / "green2warm", direction=d) for d in ("AtoB", "BtoA")}
+    rows = []
+    for name, direction in (("sheep", "AtoB"), ("canyon_de_chelly", "BtoA")):
+        image = np.asarray(open_image(ROOT / "datasets" / "samples" / "unpaired" / f"{name}.jpg"))[:336, :512]
+        rows.append(np.concatenate([image, cyc[direction](image)], axis=1))
+    Image.fromarray(np.concatenate(rows)).save(out / "green2warm.jpg", quality=88)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="+", choices=RECIPES)
     p.add_argument("--skip-trained", action="store_true", help="reuse runs/bundled/NAME when it is finished")
+    p.add_argument("--corpus", type=Path, default=RUNS / "data" / "offline-photos",
+                   help="the offline-photos corpus (built there by `gansuite data download` if missing)")  # fmt: skip
+    p.add_argument("--readme-figures", type=Path, metavar="DIR", help="only write the README's pictures to DIR")
     a = p.parse_args()
+    if a.readme_figures:
+        figures_for_readme(a.corpus, a.readme_figures)
+        return
+    if not (a.corpus / "manifest.json").is_file() and cli(["data", "download", "offline-photos", str(a.corpus)]):
+        raise SystemExit("the offline-photos corpus could not be built")
     for name in a.only or RECIPES:
         description, args = RECIPES[name]
         run = RUNS / name
         if not (a.skip_trained and (run / "model.safetensors").is_file()):
             if name == "edges2photo":
-                prepare_edges()
+                prepare_edges(prepare_scenes(a.corpus))
+            if name == "green2warm":
+                prepare_domains(prepare_scenes(a.corpus))
+            if name.startswith("sr"):
+                prepare_sr(a.corpus)
             if cli([*args, "--out", str(run)]) != 0:
                 raise SystemExit(f"{name}: training failed")
-        print(f"{name}: exported to {export(name, description, args, run)}")
+        dest = export(name, description, args, run)
+        training = json.loads((dest / "training.json").read_text())
+        write_json(dest / "training.json", {**training, "figures": measured(name, dest, a.corpus)})
+        print(f"{name}: exported to {dest}")
 
 
 if __name__ == "__main__":

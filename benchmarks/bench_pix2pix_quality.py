@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import append_results, gradient_energy
+from benchmarks.common import append_results
 from core_gan.data.builders import EdgeConfig, build_edges
 from core_gan.metrics.image_quality import psnr, ssim
+from core_gan.metrics.translation_quality import gradient_energy
 from gansuite.cli import main as cli
 from gansuite.inference import Translator
 

@@ -9,8 +9,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import kornia
-import numpy as np
 import torch
 
 from core_gan.distributed import launched_by_torchrun
@@ -41,7 +39,7 @@ def invocation() -> str:
     return " ".join([launcher, program, *(shlex.quote(a) for a in sys.argv[1:])])
 
 
-def append_results(title: str, table: list[dict[str, object]], notes: str = "") -> None:
+def append_results(title: str, table: list[dict[str, object]], notes: str = "", results: Path = RESULTS) -> None:
     """Append one section (markdown table) with machine, date and the command that produced it."""
     command = invocation()
     keys = list(table[0])
@@ -57,16 +55,10 @@ def append_results(title: str, table: list[dict[str, object]], notes: str = "") 
     lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in table]
     text = "\n".join(lines) + "\n\n"
-    if not RESULTS.exists():
-        RESULTS.write_text(
+    if not results.exists():
+        results.write_text(
             "# Benchmark results\n\nMeasured figures; each section names its machine, date and command.\n\n"
         )
-    with RESULTS.open("a") as f:
+    with results.open("a") as f:
         f.write(text)
     print(text)
-
-
-def gradient_energy(image: np.ndarray) -> float:
-    """Mean squared Sobel gradient of an RGB uint8 image's luma: the sharpness figure's numerator/denominator."""
-    x = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)[None]
-    return float(kornia.filters.sobel(kornia.color.rgb_to_grayscale(x)).pow(2).mean())

@@ -57,7 +57,9 @@ def build_parser() -> Parser:
     interp.add_argument("--seed-a", type=int, default=0, help="the latent at one end (default seed 0)")
     interp.add_argument("--seed-b", type=int, default=1, help="the latent at the other end (default seed 1)")
     interp.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
-    interp.add_argument("--label", type=int, help="cgan: the class of the whole strip (default 0)")
+    interp.add_argument(
+        "--label", type=int, help="cgan: the class of the whole strip (default: the class seed A draws)"
+    )
     interp.add_argument("--device", default="cpu", choices=DEVICES, help="where to run G (default cpu)")
 
     arith = command("arithmetic", "G(mean z_A - mean z_B + mean z_C), DCGAN section 6.3")
@@ -146,8 +148,8 @@ def build_parser() -> Parser:
     ex.add_argument("--out", required=True, type=Path, help="the file to write")
     ex.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator (default AtoB)")
 
-    app = command("app", "Gradio apps: edges2photo, sr, gan, or all of them as tabs")
-    app.add_argument("name", nargs="?", default="all", choices=("edges2photo", "sr", "gan", "all"),
+    app = command("app", "Gradio apps: edges2photo, cyclegan, sr, gan, or all of them as tabs")
+    app.add_argument("name", nargs="?", default="all", choices=("edges2photo", "cyclegan", "sr", "gan", "all"),
                      help="which app (default all)")  # fmt: skip
     app.add_argument("--checkpoint", action="append", default=[], help="a run to serve as well (repeatable)")
     app.add_argument("--no-bundled", action="store_true", help="serve only the --checkpoint runs")

@@ -82,9 +82,12 @@ class BaseGANModel:
     def interpolate(
         self, seed_a: int, seed_b: int, steps: int, spherical: bool = False, label: int | None = None
     ) -> torch.Tensor:
-        """G along z = (1 - t) z_a + t z_b (or slerp) for t in [0, 1], ``steps`` points."""
+        """G along z = (1 - t) z_a + t z_b (or slerp) for t in [0, 1], ``steps`` points. A conditional
+        model keeps one class along the path: ``label``, else the one seed A draws."""
         if label is not None:
             self.check_label(label)
+        elif self.num_classes:
+            label = int(torch.randint(self.num_classes, (), generator=torch.Generator().manual_seed(seed_a)))
         za, zb = self.latents([seed_a, seed_b])
         ts = torch.linspace(0, 1, steps).tolist()
         z = torch.stack([slerp(za, zb, t) if spherical else (1 - t) * za + t * zb for t in ts])

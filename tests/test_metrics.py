@@ -309,3 +309,25 @@ def test_eval_every_writes_metrics_rows(tmp_path, capsys):
     rows = [json.loads(line) for line in (tmp_path / "r/metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval/modes" in r]
     assert [r["step"] for r in evals] == [2, 4] and 0 <= evals[0]["eval/high_quality"] <= 1
+
+
+def test_translation_quality_figures_on_known_images():
+    from core_gan.data.builders import photo_and_edges
+    from core_gan.metrics.translation_quality import colour_error, edge_f1, gradient_energy, grid_energy
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    wave = np.rint(128 + 60 * np.cos(2 * np.pi * xx / 64)).astype(np.uint8)  # period 64: off the lattice
+    smooth = np.stack([wave] * 3, axis=2)
+    checker = np.where((yy + xx) % 2 == 0, 160, 96).astype(np.uint8)[..., None].repeat(3, axis=2)
+    assert grid_energy(smooth) < 1e-3 * grid_energy(checker)  # all of a checkerboard sits on the lattice
+    assert colour_error(smooth, smooth) == 0
+    grey, white = np.full((32, 32, 3), 128, np.uint8), np.full((32, 32, 3), 255, np.uint8)
+    assert colour_error(grey, white) == pytest.approx(100 - 53.59, abs=0.1)  # L* of sRGB 128 is 53.59
+    assert gradient_energy(grey) < 1e-5 < gradient_energy(smooth)  # (kornia adds eps = 1e-6 under the root)
+    photo = np.zeros((96, 96, 3), np.uint8)
+    photo[24:72, 24:72] = 220  # a bright square on black
+    photo, edges = photo_and_edges(Image.fromarray(photo))
+    assert edge_f1(edges, photo) == 1.0  # the recipe run again on the photo finds its own edges
+    assert edge_f1(edges, np.roll(photo, 2, axis=1)) == 1.0  # within the 2 px tolerance
+    assert edge_f1(edges, np.roll(photo, 12, axis=1)) < 0.8
+    assert edge_f1(edges, np.full_like(photo, 90)) == 0.0  # nothing drawn

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core_gan.losses import GANLoss
-from core_gan.models.translators import PatchDiscriminator, make_generator
+from core_gan.models.translators import PatchDiscriminator, make_generator, upsampling
 from core_gan.nn import count_parameters, init_weights
 from gansuite.cli import main
 from gansuite.inference import Translator
@@ -28,6 +28,25 @@ def test_parameter_counts_match_the_reference_implementation():
 def test_generators_keep_the_input_size(name, size):
     G = make_generator(name, 3, 3, 4, "batch", True)
     assert G(torch.randn(1, 3, size, size)).shape == (1, 3, size, size)
+
+
+@pytest.mark.parametrize("name, size", [("unet_32", 32), ("resnet_6blocks", 36)])
+def test_resize_upsampling_replaces_every_transposed_convolution(name, size):
+    G = make_generator(name, 3, 3, 4, "instance", False, upsample="resize")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    assert sum(isinstance(m, torch.nn.Upsample) for m in G.modules()) == (5 if name == "unet_32" else 2)
+    assert G(torch.randn(1, 3, size, size)).shape == (1, 3, size, size)
+
+
+def test_a_flat_map_stays_flat_through_resize_conv_but_not_through_a_strided_transposed_conv():
+    """Odena et al. 2016: a stride-2 4x4 transposed kernel overlaps unevenly, so even a constant input
+    comes out as a period-2 pattern; bilinear resize + 3x3 conv cannot make one."""
+    torch.manual_seed(0)
+    flat = torch.ones(1, 8, 8, 8)
+    for kind, periodic in (("transpose", True), ("resize", False)):
+        out = upsampling(8, 4, kind, bias=False, kernel=4)(flat)[..., 2:-2, 2:-2]  # away from the zero padding
+        assert out.shape[-1] == 12
+        assert (out.std(dim=(-2, -1)).max() > 1e-3) == periodic, kind
 
 
 def test_unet_dropout_sits_in_the_three_innermost_decoder_blocks():

@@ -16,11 +16,11 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.losses import GANLoss
-from core_gan.models.translators import PatchDiscriminator, make_generator
+from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm, acts_per_image
 from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe
-from translation.pix2pix import GAN_MODES
+from translation.pix2pix import GAN_MODES, UPSAMPLE_HELP
 from translation.pix2pix import RECIPE as PIX2PIX_RECIPE
 
 
@@ -36,12 +36,13 @@ class CycleGANConfig:
     n_layers_d: int = option(3, "stride-2 layers of each PatchGAN (3: 70x70 patches)", low=0)
     norm: Norm = option("instance", "normalisation layers of G and D")
     dropout: bool = option(False, "dropout 0.5 in G")
+    upsample: Upsampling = option("transpose", UPSAMPLE_HELP)
 
 
 def build_generators(c: CycleGANConfig) -> dict[str, nn.Module]:
     return {
-        "G_AB": make_generator(c.netG, c.a_nc, c.b_nc, c.ngf, c.norm, c.dropout),
-        "G_BA": make_generator(c.netG, c.b_nc, c.a_nc, c.ngf, c.norm, c.dropout),
+        "G_AB": make_generator(c.netG, c.a_nc, c.b_nc, c.ngf, c.norm, c.dropout, c.upsample),
+        "G_BA": make_generator(c.netG, c.b_nc, c.a_nc, c.ngf, c.norm, c.dropout, c.upsample),
     }
 
 

@@ -16,11 +16,14 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.losses import GANLoss, gradient_penalty
-from core_gan.models.translators import PatchDiscriminator, make_generator
+from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 
+UPSAMPLE_HELP = (
+    "G's x2 upsampling: the paper's transposed convolution, or resize (bilinear + 3x3 conv: no checkerboard)"
+)
 GAN_MODES = {"vanilla": "nonsaturating", "lsgan": "lsgan", "wgan-gp": "wgan-gp", "hinge": "hinge"}
 
 
@@ -38,10 +41,11 @@ class Pix2PixConfig:
     ndf: int = option(64, "D's width: filters of its first layer", low=1)
     norm: Norm = option("batch", "normalisation layers of G and D")
     dropout: bool = option(True, "dropout 0.5 in G's inner decoder blocks (the paper's only noise)")
+    upsample: Upsampling = option("transpose", UPSAMPLE_HELP)
 
 
 def build_generator(c: Pix2PixConfig) -> nn.Module:
-    return make_generator(c.netG, c.input_nc, c.output_nc, c.ngf, c.norm, c.dropout)
+    return make_generator(c.netG, c.input_nc, c.output_nc, c.ngf, c.norm, c.dropout, c.upsample)
 
 
 def build_discriminator(c: Pix2PixConfig) -> nn.Module:

@@ -8,10 +8,26 @@ has no affine parameters, the U-Net's outermost layers have no norm.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from core_gan.nn import Norm, conv_block, norm_layer, spectral, uses_bias
+
+Upsampling = Literal["transpose", "resize"]
+
+
+def upsampling(
+    in_ch: int, out_ch: int, kind: Upsampling, bias: bool, kernel: int, output_padding: int = 0
+) -> nn.Module:
+    """A x2 upsampling convolution. ``transpose``: the papers' transposed convolution; ``resize``: a
+    bilinear resize then a 3x3 convolution, which cannot draw the checkerboard pattern that the uneven
+    overlap of strided transposed kernels does (Odena et al., "Deconvolution and checkerboard
+    artifacts", Distill 2016)."""
+    if kind == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias))
+    return nn.ConvTranspose2d(in_ch, out_ch, kernel, 2, 1, output_padding, bias=bias)
 
 
 class UNetGenerator(nn.Module):
@@ -20,12 +36,14 @@ class UNetGenerator(nn.Module):
     ``depth`` 4x4 stride-2 convolutions (LeakyReLU 0.2) down to 1x1 at H = 2^depth, then transposed
     convolutions (ReLU) up, each concatenated with the mirrored encoder features; dropout 0.5 in the
     ``depth - 5`` decoder blocks next to the innermost (three for ``unet_256``); tanh output.
-    H and W must be multiples of 2^depth.
+    H and W must be multiples of 2^depth. ``upsample = "resize"`` swaps the transposed convolutions
+    for resize-convolutions (see :func:`upsampling`).
     """
 
     def __init__(
-        self, in_ch: int = 3, out_ch: int = 3, depth: int = 8, ngf: int = 64, norm: Norm = "batch", dropout: bool = True
-    ) -> None:
+        self, in_ch: int = 3, out_ch: int = 3, depth: int = 8, ngf: int = 64, norm: Norm = "batch",
+        dropout: bool = True, upsample: Upsampling = "transpose",
+    ) -> None:  # fmt: skip
         super().__init__()
         if depth < 5:
             raise ValueError(f"U-Net depth must be at least 5, got {depth}")
@@ -43,7 +61,7 @@ class UNetGenerator(nn.Module):
         for i in range(depth):
             up_in = widths[i] if i == depth - 1 else 2 * widths[i]
             up_out = out_ch if i == 0 else widths[i - 1]
-            layers = [nn.ReLU(True), nn.ConvTranspose2d(up_in, up_out, 4, 2, 1, bias=bias or i == 0)]
+            layers = [nn.ReLU(True), upsampling(up_in, up_out, upsample, bias or i == 0, kernel=4)]
             if i == 0:
                 layers.append(nn.Tanh())
             else:
@@ -87,13 +105,14 @@ class ResidualBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """Johnson et al.'s transformer network as used by CycleGAN: images (B, in_ch, H, W) in [-1, 1] ->
     (B, out_ch, H, W) in [-1, 1]. 7x7 conv, two stride-2 downsamplings, ``blocks`` residual blocks,
-    two transposed-conv upsamplings, 7x7 conv and tanh; reflection padding. H, W multiples of 4."""
+    two transposed-conv (or resize-conv) upsamplings, 7x7 conv and tanh; reflection padding. H, W
+    multiples of 4."""
 
     multiple = 4
 
     def __init__(
         self, in_ch: int = 3, out_ch: int = 3, blocks: int = 9, ngf: int = 64, norm: Norm = "instance",
-        dropout: bool = False,
+        dropout: bool = False, upsample: Upsampling = "transpose",
     ) -> None:  # fmt: skip
         super().__init__()
         bias = uses_bias(norm)
@@ -109,7 +128,7 @@ class ResNetGenerator(nn.Module):
         layers += [ResidualBlock(ngf * 4, norm, dropout) for _ in range(blocks)]
         for m in (4, 2):
             layers += [
-                nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, 2, padding=1, output_padding=1, bias=bias),
+                upsampling(ngf * m, ngf * m // 2, upsample, bias, kernel=3, output_padding=1),
                 norm_layer(norm, ngf * m // 2),
                 nn.ReLU(True),
             ]
@@ -154,16 +173,18 @@ class PatchDiscriminator(nn.Module):
         return self.net(x)
 
 
-def make_generator(name: str, in_ch: int, out_ch: int, ngf: int, norm: Norm, dropout: bool) -> nn.Module:
+def make_generator(
+    name: str, in_ch: int, out_ch: int, ngf: int, norm: Norm, dropout: bool, upsample: Upsampling = "transpose"
+) -> nn.Module:
     """``unet_256``, ``unet_128``, ``resnet_9blocks`` or ``resnet_6blocks``, as the reference code names them."""
     size_text = name.removeprefix("unet_")
     if name.startswith("unet_") and size_text.isdigit() and int(size_text) >= 32 and int(size_text).bit_count() == 1:
         size = int(size_text)
-        return UNetGenerator(in_ch, out_ch, depth=size.bit_length() - 1, ngf=ngf, norm=norm, dropout=dropout)
+        return UNetGenerator(in_ch, out_ch, size.bit_length() - 1, ngf, norm, dropout, upsample)
     blocks_text = name.removeprefix("resnet_").removesuffix("blocks")
     if name.startswith("resnet_") and name.endswith("blocks") and blocks_text.isdigit():
         blocks = int(blocks_text)
-        return ResNetGenerator(in_ch, out_ch, blocks=blocks, ngf=ngf, norm=norm, dropout=dropout)
+        return ResNetGenerator(in_ch, out_ch, blocks, ngf, norm, dropout, upsample)
     raise ValueError(f"unknown generator {name!r}; expected unet_256, unet_128, resnet_9blocks, resnet_6blocks")
 
 
