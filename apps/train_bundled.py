@@ -1,12 +1,16 @@
-"""Train the checkpoints that `gansuite demo` ships (gansuite/checkpoints/), on the bundled samples only.
+"""Train the checkpoints that `gansuite demo` ships (gansuite/checkpoints/) on the offline-photos
+corpus's train split (built with `gansuite data download offline-photos` when missing); its test split
+and the bundled sample photos stay unseen.
 
-    python -m apps.train_bundled                   # every recipe, about 60 CPU minutes on 2 cores
+    python -m apps.train_bundled                   # every recipe, about 2.5 CPU hours on 2 cores
     python -m apps.train_bundled --only edges2photo
+    python -m apps.train_bundled --readme-figures docs
 
-Each recipe is one `gansuite train` command (seed 0); the finished run in `runs/bundled/NAME` is
-exported to `gansuite/checkpoints/NAME` as fp16 safetensors + `model.json` + `training.json` (the
-command, training minutes as logged by the trainer, parameters and the last logged figures).
-`--skip-trained` reuses finished runs.
+Each recipe is one `gansuite train` command (seed 0) on data cut once from the corpus
+(`runs/bundled/data`); the finished run in `runs/bundled/NAME` is exported to
+`gansuite/checkpoints/NAME` as fp16 safetensors + `model.json` + `training.json` (the command,
+training minutes as logged by the trainer, parameters, the last logged figures and the figures
+measured on unseen photos, which the apps' model cards show). `--skip-trained` reuses finished runs.
 """
 
 from __future__ import annotations
@@ -260,7 +264,7 @@ def figures_for_readme(corpus: Path, out: Path) -> None:
     cyc = {d: Translator(CHECKPOINTS / "green2warm", direction=d) for d in ("AtoB", "BtoA")}
     rows = []
     for name, direction in (("sheep", "AtoB"), ("canyon_de_chelly", "BtoA")):
-        image = np.asarray(open_image(ROOT / "datasets" / "samples" / "unpaired" / f"{name}.jpg"))[:336, :512]
+        image = np.asarray(open_image(SAMPLES / "unpaired" / f"{name}.jpg"))[:336, :512]
         rows.append(np.concatenate([image, cyc[direction](image)], axis=1))
     Image.fromarray(np.concatenate(rows)).save(out / "green2warm.jpg", quality=88)
 
