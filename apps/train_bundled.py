@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from core_gan.checkpoint import write_json
 from core_gan.data.builders import EdgeConfig, build_edges, photo_and_edges, sr_crops
-from core_gan.data.images import list_images, open_image, readable
+from core_gan.data.images import list_images, open_image, readable, resize_short_side
 from gansuite.cli import main as cli
 from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
@@ -90,8 +90,7 @@ def scene_crops(image: Image.Image, rng: np.random.Generator, size: int = 256) -
     so that the model sees scenes at the scales users upload them."""
     crops = []
     for side, count in SCALES.items():
-        scale = side / min(image.size)
-        resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+        resized = resize_short_side(image, side)
         for _ in range(count):
             if count == 1:
                 left, top = (resized.width - size) // 2, (resized.height - size) // 2
@@ -175,11 +174,8 @@ def prepare_sr(corpus: Path) -> Path:
             continue
         resized = root / f"{split}-resized"
         for path in tqdm(readable(list_images(corpus / split)), desc=f"{split} HR", unit="photo"):
-            image = open_image(path)
-            scale = SR_SIDE / min(image.size)
             resized.mkdir(parents=True, exist_ok=True)
-            size_hr = (round(image.width * scale), round(image.height * scale))
-            image.resize(size_hr, Image.Resampling.LANCZOS).save(resized / f"{path.stem}.png")
+            resize_short_side(open_image(path), SR_SIDE).save(resized / f"{path.stem}.png")
         sr_crops(resized, root / split, size=size, step=size)
         shutil.rmtree(resized)
     return root

@@ -24,7 +24,7 @@ from PIL import Image
 
 from benchmarks.common import append_results
 from core_gan.data.folders import bicubic_downsample, crop_to_multiple
-from core_gan.data.images import list_images, open_image, readable
+from core_gan.data.images import list_images, open_image, readable, resize_short_side
 from core_gan.metrics.image_quality import psnr, ssim
 from core_gan.metrics.translation_quality import gradient_energy
 from gansuite.inference import Upscaler
@@ -71,9 +71,7 @@ def corpus_test(corpus: Path, side: int = 1080, crop: int = 480) -> dict[str, np
     """The corpus's test photos at ``side`` px short side (the bundled models' HR scale), centre square."""
     photos = {}
     for path in readable(list_images(corpus / "test")):
-        image = open_image(path)
-        scale = side / min(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+        image = resize_short_side(open_image(path), side)
         left, top = (image.width - crop) // 2, (image.height - crop) // 2
         photos[path.stem] = np.asarray(image.crop((left, top, left + crop, top + crop)))
     return photos

@@ -82,6 +82,12 @@ def open_image(
     return im.convert("RGB")  # L, P, CMYK, YCbCr, RGB
 
 
+def resize_short_side(image: Image.Image, side: int) -> Image.Image:
+    """Resized (LANCZOS, aspect kept) so that its shorter side is ``side`` pixels."""
+    scale = side / min(image.size)
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+
+
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """uint8 image (H, W[, C]) -> float tensor (C, H, W) in [-1, 1]."""
     array = np.asarray(image)
