@@ -18,8 +18,9 @@ from PIL import Image
 
 from core_gan.data.images import open_image
 from core_gan.errors import UserError
+from gansuite.community import SPANDREL
 from gansuite.inference import BaseGANModel, Translator, Upscaler
-from gansuite.runs import BASE_MODELS, SR_MODELS, bundled_models, resolve_run
+from gansuite.runs import BASE_MODELS, SR_MODELS, TRANSLATION_MODELS, bundled_models, directions, domains, resolve_run
 from gansuite.weights import import_available
 
 UNSEEN_PHOTOS = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
@@ -82,7 +83,9 @@ RESULTS = ResultFiles()
 @dataclass
 class AppModels:
     """Every model the apps serve, keyed by the name shown in the UI, with its card; read-only once
-    loaded. ``unpaired``: CycleGAN models, one translator per direction (``AtoB``, ``BtoA``)."""
+    loaded. ``translators``: pix2pix models from edges (the edges-to-photo tab); ``unpaired``: CycleGAN
+    models, one translator per direction they hold (``AtoB``, ``BtoA``), and pix2pix models between
+    other named domains (an imported zoo model such as facades labels -> photo)."""
 
     translators: dict[str, Translator] = field(default_factory=dict)
     unpaired: dict[str, dict[str, Translator]] = field(default_factory=dict)
@@ -109,11 +112,24 @@ def model_card(run: Path) -> str:
             lines.append(f"Reproduce: `python -m apps.train_bundled --only {run.name}` (data, then `{t['command']}`)")
         return "\n\n".join(line for line in lines if line)
     meta = json.loads((run / "model.json").read_text())
-    text = f"`{run}`: {meta['model']}"
+    text = f"`{run}`: {meta.get('architecture', meta['model'])}"
     if config.is_file():
         c = json.loads(config.read_text())
         text += f", trained on `{c.get('data')}` ({c.get('recipe', 'no recipe recorded')})"
-    return text + (f"; weights of step {meta['step']}." if "step" in meta else ".")
+    if "source" in meta:
+        text += f", imported from {meta['source']}"
+    text += f"; weights of step {meta['step']}." if "step" in meta else "."
+    if meta["model"] == "pix2pix":
+        text += " " + TEST_MODES[meta.get("test_mode") == "paper"]
+    return text
+
+
+TEST_MODES = {
+    True: "The app runs it as the reference code evaluated it: batch statistics and dropout on "
+    "(`--paper-test-mode`), so two calls differ a little.",
+    False: "The app runs it in eval mode (running statistics, no dropout; `gansuite translate "
+    "--paper-test-mode` keeps them on, as the paper's test mode does).",
+}
 
 
 def card_under(models: AppModels, picker: gr.Dropdown) -> gr.Markdown:
@@ -136,13 +152,13 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
         meta_path = path / "model.json"
         if not meta_path.is_file():
             raise UserError(f"{meta_path}: missing; is {run} a finished gansuite run?")
-        kind = json.loads(meta_path.read_text()).get("model")
-        name = path.name
-        if kind == "pix2pix":
+        meta = json.loads(meta_path.read_text())
+        kind, name = meta.get("model"), path.name
+        if kind == "pix2pix" and domains(path, meta)[0] in ("A", "edges"):
             models.translators[name] = Translator(path, device)
-        elif kind == "cyclegan":
-            models.unpaired[name] = {d: Translator(path, device, direction=d) for d in ("AtoB", "BtoA")}
-        elif kind in SR_MODELS:
+        elif kind in TRANSLATION_MODELS:
+            models.unpaired[name] = {d: Translator(path, device, direction=d) for d in directions(meta)}
+        elif kind in (*SR_MODELS, SPANDREL):
             upscaler = Upscaler(path, device)
             name = f"{name} x{upscaler.scale}"
             models.upscalers[name] = upscaler

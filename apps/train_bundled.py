@@ -35,7 +35,7 @@ from gansuite.runs import CHECKPOINTS
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "datasets" / "samples"
 RUNS = ROOT / "runs" / "bundled"
-FAST = ["--precision", "bf16", "--channels-last"]
+FAST = ["--precision", "auto"]  # bf16 where this CPU computes it natively (core_gan.device.auto_precision)
 SR_DATA = RUNS / "data" / "sr"
 DOMAINS = {"green2warm": ["green", "warm"]}
 """CycleGAN models: the names of domains A and B, shown by the app's direction picker."""

@@ -1,9 +1,9 @@
 """Unpaired translation: a CycleGAN model turns a photo of one domain into the other, in the direction
-picked, shown beside the input."""
+picked, shown beside the input. Imported pix2pix models between photo-like domains (the reference
+zoo's facades, maps, day-to-night) are served here too: they also take an image as it is."""
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 
@@ -32,17 +32,18 @@ def translate_unpaired(
 
 
 def direction_choices(models: AppModels, model: str | None) -> list[tuple[str, str]]:
-    """Radio choices (label, value): the domains' names where the run records them (training.json)."""
-    a, b = "A", "B"
-    if model in models.unpaired:
-        training = Path(models.unpaired[model]["AtoB"].run) / "training.json"
-        if training.is_file():
-            a, b = json.loads(training.read_text()).get("domains", [a, b])
-    return [(f"{a} → {b}", "AtoB"), (f"{b} → {a}", "BtoA")]
+    """Radio choices (label, value): the directions the model holds, by its domains' names."""
+    if model not in models.unpaired:
+        return [("A → B", "AtoB"), ("B → A", "BtoA")]
+    translators = models.unpaired[model]
+    a, b = next(iter(translators.values())).domains
+    labels = {"AtoB": f"{a} → {b}", "BtoA": f"{b} → {a}"}
+    return [(labels[d], d) for d in translators]
 
 
 def pick_model(models: AppModels, model: str | None) -> gr.Radio:
-    return gr.Radio(choices=direction_choices(models, model), value="AtoB")
+    choices = direction_choices(models, model)
+    return gr.Radio(choices=choices, value=choices[0][1])
 
 
 def build(models: AppModels, guard) -> None:
@@ -51,9 +52,10 @@ def build(models: AppModels, guard) -> None:
     with gr.Row():
         with gr.Column():
             photo = uploaded_image(label=f"photo (scaled to at most {MAX_SIDE} px a side)", elem_id="unpaired-image")
-            model = gr.Dropdown(names, value=first, label="CycleGAN model")
+            model = gr.Dropdown(names, value=first, label="model (CycleGAN; imported pix2pix)")
             card_under(models, model)
-            direction = gr.Radio(direction_choices(models, first), value="AtoB", label="direction")
+            choices = direction_choices(models, first)
+            direction = gr.Radio(choices, value=choices[0][1], label="direction")
             button = gr.Button("Translate", variant="primary")
         with gr.Column():
             before = gr.Image(label="input", format="png", interactive=False)

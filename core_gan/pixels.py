@@ -28,8 +28,8 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 
 
 def from_uint8(image: np.ndarray) -> torch.Tensor:
-    """uint8-valued (H, W, C) -> a float tensor (C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
+    """uint8-valued (H, W, C) -> a float tensor (C, H, W) in [-1, 1] (from a copy: decoded images are read-only)."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 127.5 - 1
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

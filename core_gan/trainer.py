@@ -69,7 +69,9 @@ class TrainConfig:
     decay_steps: int = 0
     ema: float = 0.0
     device: DeviceName = option("auto", "where to train: auto picks cuda, then mps, then cpu")
-    precision: PrecisionName = option("fp32", "autocast precision (fp16 on CUDA only, with a grad scaler)")
+    precision: PrecisionName = option(
+        "fp32", "autocast precision; auto: bf16 on CUDA (fp16 without bf16), bf16 on a CPU only where measured faster"
+    )
     channels_last: bool = option(False, "channels-last memory layout for convolutions")
     compile: bool = option(False, "torch.compile G and D")
     sync_bn: bool = option(False, "under torchrun on GPUs: batch statistics over all processes")

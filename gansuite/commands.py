@@ -94,19 +94,29 @@ def arithmetic(args: argparse.Namespace) -> None:
 
 
 def models(args: argparse.Namespace) -> None:
-    from gansuite.runs import bundled_models
+    from gansuite.runs import bundled_models, imported_runs, run_model
+    from gansuite.weights import PRETRAINED
+    from gansuite.zoo import ZOO, network_config
 
     print("trainable (gansuite train MODEL):")
     for name, spec in MODELS.items():
         print(f"  {name:14s} {spec.description}")
-    from gansuite.runs import imported_runs
-
     print("bundled (use the NAME wherever a RUN is expected):")
     for model in bundled_models().values():
         print(f"  {model.name:14s} {model.model:9s} {model.description}")
-    print("imported (gansuite weights import NAME):")
-    for name, path in imported_runs().items():
-        print(f"  {name:24s} {path}")
+    imported = imported_runs()
+    print("importable (gansuite weights import NAME [--from FILE]; * = imported):")
+    for name, entry in PRETRAINED.items():
+        print(f"  {'*' if name in imported else ' '} {name:32s} esrgan    RRDBNet, {entry.config.blocks} blocks, x4")
+    for name, zoo in ZOO.items():
+        config = network_config(zoo.method)
+        network = f"{config.netG}, {config.norm} norm{', dropout' if config.dropout else ''}"
+        flag = "*" if name in imported else " "
+        print(f"  {flag} {name:32s} {zoo.method:9s} {network:30s} {zoo.domains[0]} -> {zoo.domains[1]}")
+    print("  sr --from FILE: any .pth/.pt/.ckpt/.safetensors super-resolution model spandrel recognises")
+    print("imported (use the NAME wherever a RUN is expected):")
+    for name, path in imported.items():
+        print(f"  {name:32s} {run_model(path) or '?':9s} {path}")
 
 
 def eval(args: argparse.Namespace) -> None:

@@ -24,7 +24,7 @@ from torch import nn
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
 from gansuite.registry import MODELS
-from gansuite.runs import load_run, resolve_run
+from gansuite.runs import TRANSLATION_MODELS, load_run, resolve_run, translation_generator
 
 EXPORT_FORMATS = ("onnx", "safetensors", "torchscript")
 BACKENDS = ("torch", "onnxruntime")
@@ -68,9 +68,9 @@ def export_target(
     meta: dict[str, Any], generators: nn.ModuleDict, direction: str | None, run: str | Path
 ) -> ExportTarget:
     model = meta["model"]
-    if model == "cyclegan":
-        name = {"AtoB": "G_AB", "BtoA": "G_BA"}[direction or "AtoB"]
-    elif direction is not None and model != "pix2pix":
+    if model in TRANSLATION_MODELS:
+        _, name = translation_generator(meta, direction, run)
+    elif direction is not None:
         raise UserError(f"--direction: {run} is a {model} model, which has one generator")
     else:
         name = "G"

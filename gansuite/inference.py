@@ -20,7 +20,17 @@ from core_gan.errors import UserError
 from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
 from core_gan.speed import swap_cpu_layers
 from core_gan.tiling import run_tiled
-from gansuite.runs import BASE_MODELS, SR_MODELS, TRANSLATION_MODELS, load_run
+from gansuite import community
+from gansuite.runs import (
+    BASE_MODELS,
+    SR_MODELS,
+    TRANSLATION_MODELS,
+    domains,
+    load_run,
+    resolve_run,
+    run_model,
+    translation_generator,
+)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -112,27 +122,29 @@ def on_backend(backend: str, run: str | Path, meta: dict[str, Any], name: str, G
 class Translator:
     """A trained pix2pix or CycleGAN generator for any image size: ``Translator(run)(image)``, uint8
     (H, W, 3) in and out. The image is reflect-padded to the generator's multiple (2^depth for a
-    U-Net, 4 for a ResNet) and the output cropped back. Deterministic (eval mode) unless
-    ``paper_test_mode``: pix2pix keeps dropout and batch statistics at test time (section 3.2).
-    ``direction`` picks CycleGAN's generator; for pix2pix it must be the direction it was trained in."""
+    U-Net, 4 for a ResNet) and the output cropped back. Deterministic (eval mode) unless in the paper's
+    test mode: pix2pix keeps dropout and batch statistics at test time (section 3.2). ``paper_test_mode``
+    None: the run's own choice (``"test_mode": "paper"`` in model.json, as the reference zoo's pix2pix
+    models were evaluated), else eval mode. ``direction`` picks CycleGAN's generator; for pix2pix it
+    must be the direction it was trained in."""
 
     def __init__(
         self,
         run: str | Path,
         device: str = "cpu",
-        paper_test_mode: bool = False,
+        paper_test_mode: bool | None = None,
         direction: str | None = None,
         backend: str = "torch",
     ) -> None:
-        self.run = Path(run)
+        self.run = resolve_run(run)
         meta, generators = load_run(self.run, TRANSLATION_MODELS)
-        model = meta["model"]
-        trained = meta.get("direction", "AtoB")
-        if model == "pix2pix" and direction is not None and direction != trained:
-            raise UserError(f"--direction {direction}: {self.run} was trained {trained}")
-        self.direction: str = direction or trained
-        name = "G" if model == "pix2pix" else {"AtoB": "G_AB", "BtoA": "G_BA"}[self.direction]
+        self.meta: dict[str, Any] = meta
+        self.direction, name = translation_generator(meta, direction, self.run)
+        self.domains = domains(self.run, meta)
         self.multiple: int = getattr(generators[name], "multiple", 1)
+        if paper_test_mode is None:
+            paper_test_mode = meta.get("test_mode") == "paper" and backend == "torch"
+        self.paper_test_mode = paper_test_mode
         if backend == "onnxruntime" and paper_test_mode:
             raise UserError("--paper-test-mode needs --backend torch (the exported graph is in eval mode)")
         self.device = select_device(device) if backend == "torch" else torch.device("cpu")
@@ -155,12 +167,14 @@ class Translator:
 
 
 class Upscaler:
-    """A super-resolution run (or ``"bicubic"``) for images of any size: ``Upscaler(run)(image)``.
+    """A super-resolution run (or ``"bicubic"``, or a community model file spandrel recognises) for
+    images of any size: ``Upscaler(run)(image)``.
 
     uint8 images (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA in, the same channels ``scale`` times
     larger out. RGBA: colour is premultiplied by alpha for the network and divided back after; alpha
-    itself is upscaled bicubically. Tiled (see ``core_gan.tiling``); fp16 on CUDA, fp32 elsewhere.
-    The call keeps no state, so threads may share one ``Upscaler``.
+    itself is upscaled bicubically. Tiled (see ``core_gan.tiling``); on CUDA fp16 (community models:
+    fp16 or bf16 where their architecture supports it), fp32 elsewhere. The call keeps no state, so
+    threads may share one ``Upscaler``.
     """
 
     def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "torch") -> None:
@@ -171,17 +185,25 @@ class Upscaler:
         if self.run == "bicubic":
             self.scale = scale or 4
             return
-        meta, generators = load_run(Path(run), SR_MODELS)
-        self.scale = meta["config"]["scale"]
+        if community.is_model_file(run) or run_model(run) == community.SPANDREL:
+            if backend != "torch":
+                raise UserError(f"--backend {backend}: {run} is a spandrel model; use --backend torch")
+            descriptor = community.load(run)
+            self.scale, self.dtype = descriptor.scale, community.fastest_dtype(descriptor, self.device)
+            self.G = descriptor.to(self.device, self.dtype)  # [0, 1] -> [0, 1], padded as it needs
+        else:
+            meta, generators = load_run(Path(run), SR_MODELS)
+            self.scale = meta["config"]["scale"]
+            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval())
+            self.G = lambda x: to_unit(G(from_unit(x)))
         if scale is not None and scale != self.scale:
             raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")
-        self.G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval())
 
     def network(self, x: torch.Tensor) -> torch.Tensor:
         """RGB (B, 3, h, w) in [0, 1] -> (B, 3, scale h, scale w) in [0, 1] (unclamped)."""
         if self.G is None:
             return self.bicubic(x)
-        return to_unit(self.G(from_unit(x).to(self.device, self.dtype)).float())
+        return self.G(x.to(self.device, self.dtype)).float()
 
     def bicubic(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)

@@ -67,6 +67,15 @@ def resolve_run(run: str | Path) -> Path:
     raise UserError(f"{run}: no such run directory or bundled model (bundled and imported: {names})")
 
 
+def run_model(run: str | Path) -> str | None:
+    """The ``model`` a run's model.json names (None where there is no such run or file)."""
+    try:
+        meta_path = resolve_run(run) / "model.json"
+    except UserError:
+        return None
+    return json.loads(meta_path.read_text()).get("model") if meta_path.is_file() else None
+
+
 def is_bundled(run: Path) -> bool:
     """Whether ``run`` is one of the checkpoints installed with the package (never written to)."""
     return run.resolve().is_relative_to(CHECKPOINTS.resolve())
@@ -85,6 +94,36 @@ def generators_from_meta(meta: dict[str, Any], source: str) -> nn.ModuleDict:
     return nn.ModuleDict(spec.generators(config))
 
 
+CYCLEGAN_GENERATORS = {"AtoB": "G_AB", "BtoA": "G_BA"}
+
+
+def directions(meta: dict[str, Any]) -> list[str]:
+    """Where a translation run goes: pix2pix its trained direction; CycleGAN the directions whose
+    generator it holds (an imported zoo model holds one)."""
+    if meta["model"] == "pix2pix":
+        return [meta.get("direction", "AtoB")]
+    held = meta.get("generators", list(CYCLEGAN_GENERATORS.values()))
+    return [d for d, g in CYCLEGAN_GENERATORS.items() if g in held]
+
+
+def translation_generator(meta: dict[str, Any], direction: str | None, run: str | Path) -> tuple[str, str]:
+    """(direction, the generator's name) for ``--direction`` (None: the run's first direction)."""
+    available = directions(meta)
+    chosen = direction or available[0]
+    if chosen not in available:
+        what = "was trained" if meta["model"] == "pix2pix" else "holds only the generator for"
+        raise UserError(f"--direction {chosen}: {run} {what} {available[0]}")
+    return chosen, "G" if meta["model"] == "pix2pix" else CYCLEGAN_GENERATORS[chosen]
+
+
+def domains(run: Path, meta: dict[str, Any]) -> tuple[str, str]:
+    """The names of a translation run's domains A and B: from model.json (imported runs), else
+    training.json (bundled runs), else "A" and "B"."""
+    training = run / "training.json"
+    names = meta.get("domains") or (json.loads(training.read_text()).get("domains") if training.is_file() else None)
+    return tuple(names) if names else ("A", "B")
+
+
 def load_run(run: str | Path, models: tuple[str, ...]) -> tuple[dict[str, Any], nn.ModuleDict]:
     """``model.json`` and the generators with their weights, for a run (or bundled model name) of one
     of ``models``."""
@@ -93,6 +132,8 @@ def load_run(run: str | Path, models: tuple[str, ...]) -> tuple[dict[str, Any], 
     if meta.get("model") not in models:
         raise UserError(f"{run}: is a {meta.get('model')} model; this command needs one of {', '.join(models)}")
     generators = generators_from_meta(meta, str(run / "model.json"))
+    if "generators" in meta:  # a run holding only some of its model's generators (an imported one)
+        generators = nn.ModuleDict({name: generators[name] for name in meta["generators"] if name in generators})
     try:
         generators.load_state_dict(tensors)
     except RuntimeError as e:

