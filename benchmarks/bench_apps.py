@@ -1,5 +1,6 @@
 """The Gradio hub as a user meets it: `gansuite demo` start-up time until the page answers, latency
-per app at a 256x256 input (p50/p95 over ``--calls`` calls through gradio_client, real HTTP),
+per tab (edges to photo, super-resolution, unpaired translation, GAN sampling) at a 256x256 input
+(p50/p95 over ``--calls`` calls through gradio_client, real HTTP),
 throughput with 8 concurrent clients, and the server's peak resident memory (VmHWM)."""
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main() -> None:
     p.add_argument("--port", type=int, default=7861)
     p.add_argument("--calls", type=int, default=20)
     p.add_argument("--sr-model", default="srresnet-x4 x4")
+    p.add_argument("--unpaired-model", default="green2warm")
     a = p.parse_args()
     from gradio_client import Client, handle_file
 
@@ -68,6 +70,8 @@ def main() -> None:
                                                                   api_name="/edges2photo"),
                 f"upscale ({a.sr_model}, 256 -> 1024)": lambda c: c.predict(handle_file(str(photo)), a.sr_model,
                                                                             api_name="/upscale"),
+                f"translate_unpaired ({a.unpaired_model}, 256 px)": lambda c: c.predict(
+                    handle_file(str(photo)), a.unpaired_model, "AtoB", api_name="/translate_unpaired"),
                 "sample (16 digits)": lambda c: c.predict("digits-dcgan", 0, 16, -1, api_name="/sample"),
                 "interpolate (8 steps)": lambda c: c.predict("digits-dcgan", 1, 2, 8, -1, api_name="/interpolate"),
             }  # fmt: skip

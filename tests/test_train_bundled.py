@@ -1,0 +1,50 @@
+"""The data the bundled models learn from: scene crops at the scales users upload, the hue rule that
+splits CycleGAN's two domains, and held-out splits that stay held out."""
+
+import numpy as np
+from PIL import Image
+
+from apps import train_bundled
+
+
+def solid(rgb: tuple[int, int, int], fraction: float, rest=(128, 128, 128), side: int = 64) -> np.ndarray:
+    """An image whose first ``fraction`` of rows is ``rgb`` and the rest ``rest``."""
+    image = np.empty((side, side, 3), np.uint8)
+    image[:] = rest
+    image[: round(fraction * side)] = rgb
+    return image
+
+
+def test_the_hue_rule_names_green_and_warm_scenes():
+    foliage, autumn = (40, 160, 40), (200, 90, 20)
+    assert train_bundled.domain(solid(foliage, 0.5)) == "A"
+    assert train_bundled.domain(solid(autumn, 0.5)) == "B"
+    assert train_bundled.domain(solid(foliage, 0.2)) is None, "under 25 % green"
+    assert train_bundled.domain(solid(autumn, 0.3)) is None, "under 35 % warm"
+    mixed = solid(foliage, 0.5, rest=autumn)
+    assert train_bundled.domain(mixed) is None, "both palettes: neither domain"
+    assert train_bundled.domain(solid((40, 40, 40), 0.9)) is None, "dark pixels count for neither"
+    green, warm = train_bundled.hue_fractions(solid(foliage, 0.25))
+    assert abs(green - 0.25) < 0.02 and warm == 0
+
+
+def test_scene_crops_cover_the_app_view_and_larger_scales():
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (600, 900, 3), np.uint8))
+    crops = train_bundled.scene_crops(photo, np.random.default_rng(0))
+    assert len(crops) == sum(train_bundled.SCALES.values())
+    assert {c.size for c in crops} == {(256, 256)}
+    centre = photo.resize((384, 256), Image.Resampling.LANCZOS).crop((64, 0, 320, 256))
+    assert np.abs(np.asarray(crops[0], int) - np.asarray(centre, int)).max() <= 2, "the first is the app's view"
+
+
+def test_domains_come_from_the_train_scenes_and_hold_out_val_and_test(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_bundled, "RUNS", tmp_path / "runs")
+    scenes = tmp_path / "scenes"
+    for split, colours in {"train": [(40, 160, 40), (200, 90, 20), (128, 128, 128)], "val": [(40, 160, 40)],
+                           "test": [(200, 90, 20)]}.items():  # fmt: skip
+        (scenes / split).mkdir(parents=True)
+        for k, rgb in enumerate(colours):
+            Image.fromarray(solid(rgb, 0.6)).save(scenes / split / f"{split}{k}.png")
+    root = train_bundled.prepare_domains(scenes)
+    listing = {p.parent.name + "/" + p.name for p in root.glob("*/*.png")}
+    assert listing == {"trainA/train0.png", "trainB/train1.png", "testA/val0.png", "testB/test0.png"}
