@@ -120,16 +120,17 @@ def model_card(run: Path) -> str:
         text += f", imported from {meta['source']}"
     text += f"; weights of step {meta['step']}." if "step" in meta else "."
     if meta["model"] == "pix2pix":
-        text += " " + TEST_MODES[meta.get("test_mode") == "paper"]
+        text += " " + test_mode_sentence(meta.get("test_mode") == "paper")
     return text
 
 
-TEST_MODES = {
-    True: "The app runs it as the reference code evaluated it: batch statistics and dropout on "
-    "(`--paper-test-mode`), so two calls differ a little.",
-    False: "The app runs it in eval mode (running statistics, no dropout; `gansuite translate "
-    "--paper-test-mode` keeps them on, as the paper's test mode does).",
-}
+def test_mode_sentence(paper: bool) -> str:
+    """How the app runs a pix2pix model: the paper's test mode or eval mode."""
+    if paper:
+        return ("The app runs it as the reference code evaluated it: batch statistics and dropout on "
+                "(`--paper-test-mode`), so two calls differ a little.")  # fmt: skip
+    return ("The app runs it in eval mode (running statistics, no dropout; `gansuite translate "
+            "--paper-test-mode` keeps them on, as the paper's test mode does).")  # fmt: skip
 
 
 def card_under(models: AppModels, picker: gr.Dropdown) -> gr.Markdown:

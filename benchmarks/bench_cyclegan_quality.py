@@ -81,7 +81,7 @@ def main() -> None:
     p.add_argument("--ngf", type=int, default=16)
     p.add_argument("--per-photo", type=int, default=40)
     p.add_argument("--recipe", default=RECIPE, help="the model's training flags")
-    p.add_argument("--speed-flags", default="--precision bf16", help="extra training flags")
+    p.add_argument("--speed-flags", default="--precision auto", help="extra training flags")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -58,7 +58,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--ngf", type=int, default=32)
-    p.add_argument("--speed-flags", default="--precision bf16 --channels-last")
+    p.add_argument("--speed-flags", default="--precision auto")
     a = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

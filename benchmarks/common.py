@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import shlex
 import sys
 from pathlib import Path
 
 import torch
 
+from core_gan.cpu_plan import cpu_name
 from core_gan.distributed import launched_by_torchrun
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
 
 
 def invocation() -> str:

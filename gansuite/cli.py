@@ -28,6 +28,12 @@ def seed_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds, got {text!r}") from e
 
 
+BACKEND_HELP = (
+    "auto: on the CPU, the fastest of fp32, channels-last and (where the CPU has native bf16) bf16, "
+    "measured once per machine; torch: fp32 as trained; onnxruntime: the ONNX export, on the CPU"
+)
+
+
 def build_parser() -> Parser:
     from gansuite.train import add_train_parsers
 
@@ -132,7 +138,7 @@ def build_parser() -> Parser:
                     help="dropout and batch statistics at test time (default: the run's own choice, off for runs "
                     "trained here)")  # fmt: skip
     tr.add_argument("--device", default="cpu", choices=DEVICES, help="where to run G (default cpu)")
-    tr.add_argument("--backend", default="torch", choices=BACKENDS, help="onnxruntime: the ONNX export, on the CPU")
+    tr.add_argument("--backend", default="auto", choices=BACKENDS, help=BACKEND_HELP)
 
     up = command("upscale", "super-resolution of images of any size, tiled")
     up.add_argument("run", help="an SRResNet/SRGAN/ESRGAN run, a bundled or imported model's name, 'bicubic', or a "
@@ -143,7 +149,7 @@ def build_parser() -> Parser:
     up.add_argument("--tile", type=count(0), default=512, help="input tile size; 0 = the whole image at once")
     up.add_argument("--tile-overlap", type=count(0), default=32, help="context pixels around each tile")
     up.add_argument("--device", default="auto", choices=DEVICES, help="where to run G (default: cuda if present)")
-    up.add_argument("--backend", default="torch", choices=BACKENDS, help="onnxruntime: the ONNX export, on the CPU")
+    up.add_argument("--backend", default="auto", choices=BACKENDS, help=BACKEND_HELP)
 
     ex = command("export", "a run's generator as ONNX (any image size), TorchScript or safetensors")
     ex.add_argument("run", help="a run directory or a bundled model's name")

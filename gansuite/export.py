@@ -27,7 +27,7 @@ from gansuite.registry import MODELS
 from gansuite.runs import TRANSLATION_MODELS, load_run, resolve_run, translation_generator
 
 EXPORT_FORMATS = ("onnx", "safetensors", "torchscript")
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 @dataclass(frozen=True)

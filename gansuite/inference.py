@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from core_gan.checkpoint import first_line
+from core_gan.cpu_plan import fastest_cpu_plan, probe_image
 from core_gan.device import select_device
 from core_gan.errors import UserError
 from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
@@ -110,8 +111,17 @@ class BaseGANModel:
         return self.generate(z, torch.full((4,), label) if label is not None else None)
 
 
-def on_backend(backend: str, run: str | Path, meta: dict[str, Any], name: str, G: torch.nn.Module) -> Any:
-    """The image generator ``G`` itself (``torch``), or its ONNX export run by onnxruntime on the CPU."""
+def on_backend(
+    backend: str, run: str | Path, meta: dict[str, Any], name: str, G: torch.nn.Module, probe_side: int
+) -> Any:
+    """The image generator ``G`` itself (``torch``); on the CPU in eval mode with ``auto``, ``G`` by
+    its fastest plan for this CPU (:mod:`core_gan.cpu_plan`, timed on a ``probe_side`` image); or its
+    ONNX export run by onnxruntime on the CPU."""
+    if backend == "auto":
+        if next(G.parameters()).device.type != "cpu" or G.training:
+            return G
+        channels = next(m.in_channels for m in G.modules() if isinstance(m, torch.nn.Conv2d))
+        return fastest_cpu_plan(G, probe_image(channels, probe_side))
     if backend == "torch":
         return G
     from gansuite.export import ExportTarget, onnx_runtime
@@ -134,24 +144,23 @@ class Translator:
         device: str = "cpu",
         paper_test_mode: bool | None = None,
         direction: str | None = None,
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> None:
         self.run = resolve_run(run)
         meta, generators = load_run(self.run, TRANSLATION_MODELS)
-        self.meta: dict[str, Any] = meta
         self.direction, name = translation_generator(meta, direction, self.run)
         self.domains = domains(self.run, meta)
         self.multiple: int = getattr(generators[name], "multiple", 1)
         if paper_test_mode is None:
-            paper_test_mode = meta.get("test_mode") == "paper" and backend == "torch"
+            paper_test_mode = meta.get("test_mode") == "paper" and backend != "onnxruntime"
         self.paper_test_mode = paper_test_mode
         if backend == "onnxruntime" and paper_test_mode:
-            raise UserError("--paper-test-mode needs --backend torch (the exported graph is in eval mode)")
-        self.device = select_device(device) if backend == "torch" else torch.device("cpu")
+            raise UserError("--paper-test-mode needs --backend torch or auto (the exported graph is in eval mode)")
+        self.device = select_device(device) if backend != "onnxruntime" else torch.device("cpu")
         G = generators[name].to(self.device).train(paper_test_mode)
-        if backend == "torch" and self.device.type == "cpu":
+        if backend != "onnxruntime" and self.device.type == "cpu":
             swap_cpu_layers(G)
-        self.G = on_backend(backend, self.run, meta, name, G)
+        self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 64))
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -177,24 +186,24 @@ class Upscaler:
     threads may share one ``Upscaler``.
     """
 
-    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "torch") -> None:
+    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "auto") -> None:
         self.run = str(run)
-        self.device = select_device(device) if backend == "torch" else torch.device("cpu")
+        self.device = select_device(device) if backend != "onnxruntime" else torch.device("cpu")
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.G: Any = None
         if self.run == "bicubic":
             self.scale = scale or 4
             return
         if community.is_model_file(run) or run_model(run) == community.SPANDREL:
-            if backend != "torch":
-                raise UserError(f"--backend {backend}: {run} is a spandrel model; use --backend torch")
+            if backend == "onnxruntime":
+                raise UserError(f"--backend onnxruntime: {run} is a spandrel model; use --backend torch or auto")
             descriptor = community.load(run)
             self.scale, self.dtype = descriptor.scale, community.fastest_dtype(descriptor, self.device)
             self.G = descriptor.to(self.device, self.dtype)  # [0, 1] -> [0, 1], padded as it needs
         else:
             meta, generators = load_run(Path(run), SR_MODELS)
             self.scale = meta["config"]["scale"]
-            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval())
+            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval(), 32)
             self.G = lambda x: to_unit(G(from_unit(x)))
         if scale is not None and scale != self.scale:
             raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")

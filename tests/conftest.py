@@ -5,6 +5,7 @@ import pytest
 import torch
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ["GANSUITE_CPU_PLAN"] = "fp32"  # exact comparisons; tests/test_cpu_plan.py lifts it
 torch.set_num_threads(2)
 
 
