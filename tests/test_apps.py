@@ -352,7 +352,7 @@ def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_p
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))  # imports (with the realesrgan extra) land here
 
     bundled = bundled_models()
-    assert {"edges2photo", "srresnet-x4", "srgan-x4", "digits-dcgan", "digits-cgan"} <= set(bundled)
+    assert {"edges2photo", "srresnet-x4", "srgan-x4", "green2warm", "digits-dcgan", "digits-cgan"} <= set(bundled)
     total = sum(f.stat().st_size for m in bundled.values() for f in m.path.iterdir())
     assert total <= 50 * 2**20
     for model in bundled.values():
