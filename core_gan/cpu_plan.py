@@ -1,22 +1,26 @@
 """How a generator runs fastest on this CPU at inference, chosen by measuring, not by hard-coding.
 
-Candidates: fp32 (the reference), channels-last maps, and, only where this CPU computes bf16
-natively (:func:`core_gan.device.cpu_bf16_is_faster`), bf16 autocast with either layout. Each is
-timed on a probe image and counts only when its output stays within ``TOLERANCE`` of fp32's. The
-choice is cached per machine and network (its class, weights and probe size) in torch hub's cache,
-so a later start skips the measurement. ``GANSUITE_CPU_PLAN=fp32`` pins the reference (the tests do).
+Candidates: fp32 with each convolution on the kernel timed fastest for its own input on a probe
+image (the library's, the library's on channels-last maps, or NNPACK's: see
+:class:`core_gan.speed.KernelChoiceConv2d`), and, only where this CPU computes bf16 natively
+(:func:`core_gan.device.cpu_bf16_is_faster`), bf16 autocast in either memory layout. Each candidate
+is timed on the probe as a whole and counts only when its output stays within ``TOLERANCE`` of
+plain fp32's. The choice is cached per machine and network (its class, weights and probe size) in
+torch hub's cache, so a later start skips the measurement. ``GANSUITE_CPU_PLAN=fp32`` pins plain fp32
+with the library's kernels (the tests do).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,22 +30,28 @@ from core_gan.checkpoint import write_json
 from core_gan.device import cpu_bf16_is_faster
 from core_gan.download import cache_dir
 from core_gan.errors import UserError
+from core_gan.speed import CHANNELS_LAST, LIBRARY, NNPACK, choose_conv_kernels, nnpack_computes
 
 TOLERANCE = 2 * 2 / 255
 """Two grey levels, in the generators' [-1, 1] units."""
 PIN = "GANSUITE_CPU_PLAN"
+PLAN_FORMAT = 2
+"""Part of every cache key: plans measured by an earlier version are measured again."""
 
 
 @dataclass(frozen=True)
 class CpuPlan:
-    """bf16 autocast and/or channels-last memory layout (weights and maps) for one generator."""
+    """bf16 autocast and/or channels-last memory layout (weights and maps) for one generator, and the
+    kernel of each convolution (by module name) that does not take the library's."""
 
     bf16: bool = False
     channels_last: bool = False
+    kernels: dict[str, str] = field(default_factory=dict)
 
     def apply(self, network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """``network`` laid out for this plan, as a function of fp32 (B, C, H, W) -> fp32 maps."""
         network.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        choose_conv_kernels(network, self.kernels)
 
         def run(x: torch.Tensor) -> torch.Tensor:
             if self.channels_last:
@@ -52,40 +62,89 @@ class CpuPlan:
         return run
 
 
-def candidates() -> list[CpuPlan]:
-    plans = [CpuPlan(), CpuPlan(channels_last=True)]
+def seconds(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls ``run(x)``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def conv_inputs(network: nn.Module, probe: torch.Tensor) -> dict[str, tuple[nn.Conv2d, torch.Size]]:
+    """Each convolution of ``network`` (by name) with the shape of its input when ``network`` runs on ``probe``."""
+    inputs: dict[str, tuple[nn.Conv2d, torch.Size]] = {}
+
+    def record(name: str, layer: nn.Conv2d, args: tuple[torch.Tensor, ...]) -> None:
+        inputs.setdefault(name, (layer, args[0].shape))
+
+    convolutions = [(name, layer) for name, layer in network.named_modules() if isinstance(layer, nn.Conv2d)]
+    hooks = [layer.register_forward_pre_hook(functools.partial(record, name)) for name, layer in convolutions]
+    try:
+        network(probe)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return inputs
+
+
+def fastest_kernels(network: nn.Module, probe: torch.Tensor) -> dict[str, str]:
+    """For each fp32 convolution, the kernel fastest on an input of its shape on ``probe``; identical
+    layers on identical shapes are timed once. Only the convolutions that do not take the library's
+    kernel are named."""
+    choose_conv_kernels(network, {})
+    fastest: dict[tuple[str, torch.Size], str] = {}
+    kernels = {}
+    for name, (layer, shape) in conv_inputs(network, probe).items():
+        signature = (repr(layer), shape)
+        if signature not in fastest:
+            x = torch.rand(shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+            offered = [k for k in (LIBRARY, CHANNELS_LAST, NNPACK) if k != NNPACK or nnpack_computes(layer, x)]
+            timed = {kernel: kernel_seconds(layer, kernel, x) for kernel in offered}
+            fastest[signature] = min(timed, key=timed.__getitem__)
+            layer.cpu_kernel = LIBRARY
+        if fastest[signature] != LIBRARY:
+            kernels[name] = fastest[signature]
+    return kernels
+
+
+def kernel_seconds(layer: nn.Conv2d, kernel: str, x: torch.Tensor) -> float:
+    """``layer(x)`` on ``kernel``: after a warm-up, the best of three calls."""
+    layer.cpu_kernel = kernel
+    layer(x)
+    return seconds(layer, x, repeats=3)
+
+
+def candidates(network: nn.Module, probe: torch.Tensor) -> list[CpuPlan]:
+    plans = [CpuPlan(kernels=fastest_kernels(network, probe))]
     if cpu_bf16_is_faster():
         plans += [CpuPlan(bf16=True), CpuPlan(bf16=True, channels_last=True)]
     return plans
 
 
-def seconds(run: Callable[[torch.Tensor], torch.Tensor], probe: torch.Tensor) -> float:
-    start = time.perf_counter()
-    run(probe)
-    return time.perf_counter() - start
-
-
 @torch.no_grad()
 def measure(network: nn.Module, probe: torch.Tensor) -> CpuPlan:
-    """The fastest candidate whose output on ``probe`` is within ``TOLERANCE`` of fp32's (each
-    candidate's first call, which also warms it up, is the one checked; its second is timed)."""
-    reference = CpuPlan().apply(network)(probe)
-    best, best_time = CpuPlan(), float("inf")
-    for plan in candidates():
+    """The fastest candidate whose output on ``probe`` is within ``TOLERANCE`` of plain fp32's (each
+    candidate's first call, which also warms it up, is the one checked; the best of two more is timed)."""
+    plain = CpuPlan().apply(network)
+    reference = plain(probe)
+    best, best_time = CpuPlan(), seconds(plain, probe, repeats=2)
+    for plan in candidates(network, probe):
         run = plan.apply(network)
         if (run(probe) - reference).abs().max().item() > TOLERANCE:
             continue
-        elapsed = seconds(run, probe)
+        elapsed = seconds(run, probe, repeats=2)
         if elapsed < best_time:
             best, best_time = plan, elapsed
     return best
 
 
-def cpuinfo(field: str) -> str:
+def cpuinfo(key: str) -> str:
     """A field of the first CPU in Linux's /proc/cpuinfo ("" elsewhere)."""
     path = Path("/proc/cpuinfo")
     lines = path.read_text().splitlines() if path.is_file() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":")[0].strip() == field), "")
+    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":")[0].strip() == key), "")
 
 
 def cpu_name() -> str:
@@ -100,7 +159,7 @@ def machine_key() -> str:
 
 
 def network_key(network: nn.Module, probe: torch.Tensor) -> str:
-    digest = hashlib.sha256(f"{type(network).__name__} {tuple(probe.shape)}".encode())
+    digest = hashlib.sha256(f"plan {PLAN_FORMAT}: {type(network).__name__} {tuple(probe.shape)}".encode())
     for tensor in network.state_dict().values():
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]

@@ -5,7 +5,8 @@ parameters. The trainer and inference apply it on the CPU; export and other devi
 
 Measured on the project's 2-core CPU (benchmarks/RESULTS.md): the small-map matrix product made a
 pix2pix 256 px step 2.1-2.2x faster than the reference configuration with bf16; the dtype-keeping
-reflection pad saved about 8 % of a bf16 CycleGAN step; keeping freed memory, about 5 %.
+reflection pad saved about 8 % of a bf16 CycleGAN step; keeping freed memory, about 5 %. At
+inference each convolution may also take the CPU kernel measured fastest for it (KernelChoiceConv2d).
 """
 
 from __future__ import annotations
@@ -22,6 +23,65 @@ from core_gan.models.translators import UNetGenerator
 
 SMALL_MAP = 256
 """Maps of at most this many pixels are convolved as a matrix product on the CPU (MatmulOnSmallMaps)."""
+
+
+LIBRARY, CHANNELS_LAST, NNPACK = "library", "channels-last", "nnpack"
+"""The CPU kernels a KernelChoiceConv2d can take."""
+
+
+@functools.cache
+def nnpack_available() -> bool:
+    """Whether this torch has NNPACK and this CPU runs it (the call also initialises it)."""
+    return torch._nnpack_available()
+
+
+def nnpack_computes(layer: nn.Conv2d, x: torch.Tensor) -> bool:
+    """NNPACK's inference convolution computes ``layer(x)``: fp32 on the CPU, stride 1, numeric zero
+    padding, no groups or dilation, and not while exporting or tracing."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == layer.weight.dtype == torch.float32
+        and x.dim() == 4
+        and layer.stride == (1, 1)
+        and layer.dilation == (1, 1)
+        and layer.groups == 1
+        and layer.padding_mode == "zeros"
+        and not isinstance(layer.padding, str)
+        and not torch.compiler.is_exporting()
+        and not torch.jit.is_tracing()
+        and nnpack_available()
+    )
+
+
+class KernelChoiceConv2d(nn.Conv2d):
+    """nn.Conv2d computed by the CPU kernel chosen for it, ``cpu_kernel``: the library's (oneDNN),
+    the library's on channels-last maps, or NNPACK's (Winograd and FFT convolutions): the same
+    function and parameters, within float rounding. core_gan.cpu_plan chooses per layer by timing
+    each on the layer's own input. Why: no kernel is fastest everywhere. On this project's AVX2 CPU,
+    SRResNet's 9x9 output layer (64 -> 3 channels at 1024 px) took 5.7 s with the library's kernel,
+    0.9 s on channels-last maps and 0.4 s with NNPACK's FFT; its 3x3 layers were 2x faster in NNPACK;
+    1x1 layers and the U-Net's 16 px maps were fastest in the library's."""
+
+    cpu_kernel = LIBRARY
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.cpu_kernel == NNPACK and nnpack_computes(self, x):
+            return torch._nnpack_spatial_convolution(x, weight, bias, self.padding)
+        if self.cpu_kernel == CHANNELS_LAST and x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+            return super()._conv_forward(x, weight, bias).contiguous()
+        return super()._conv_forward(x, weight, bias)
+
+
+def choose_conv_kernels(module: nn.Module, kernels: dict[str, str]) -> nn.Module:
+    """In place: every nn.Conv2d inside ``module`` becomes a KernelChoiceConv2d taking the kernel
+    ``kernels`` names for it (by its name in ``module``), else the library's."""
+    for name, layer in module.named_modules():
+        if type(layer) is nn.Conv2d:
+            layer.__class__ = KernelChoiceConv2d
+        if isinstance(layer, KernelChoiceConv2d):
+            layer.cpu_kernel = kernels.get(name, LIBRARY)
+    return module
 
 
 class MatmulOnSmallMaps:
@@ -64,8 +124,9 @@ class MatmulOnSmallMaps:
         return out if self.bias is None else out + self.bias.view(1, -1, 1, 1).to(out.dtype)
 
 
-class MatmulConv2d(MatmulOnSmallMaps, nn.Conv2d):
-    """nn.Conv2d; small CPU maps by im2col and a matrix product (see MatmulOnSmallMaps)."""
+class MatmulConv2d(MatmulOnSmallMaps, KernelChoiceConv2d):
+    """nn.Conv2d; small CPU maps by im2col and a matrix product (see MatmulOnSmallMaps), larger ones
+    by the chosen kernel (see KernelChoiceConv2d)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.small_cpu_map(x):

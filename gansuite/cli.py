@@ -29,21 +29,29 @@ def seed_list(text: str) -> list[int]:
 
 
 BACKEND_HELP = (
-    "auto: on the CPU, the fastest of fp32, channels-last and (where the CPU has native bf16) bf16, "
-    "measured once per machine; torch: fp32 as trained; onnxruntime: the ONNX export, on the CPU"
+    "auto: on the CPU, the plan measured fastest once per machine (each convolution on its fastest kernel: "
+    "oneDNN, channels-last or NNPACK; bf16 where the CPU has it natively); torch: fp32 as trained; "
+    "onnxruntime: the ONNX export, on the CPU"
 )
 
 
-def build_parser() -> Parser:
-    from gansuite.train import add_train_parsers
+INFERENCE_COMMANDS = ("sample", "interpolate", "arithmetic", "translate", "upscale", "app", "demo", "models")
+"""Commands parsed without ``train``'s parsers, which import the data and metric stacks (albumentations,
+torchvision: seconds of start-up these commands never need)."""
 
+
+def build_parser(with_train: bool = True) -> Parser:
+    """Every command's parser (``with_train=False``: all but ``train``'s)."""
     parser = Parser(prog="gansuite", description="GANs and image-to-image translation on PyTorch.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     parents = [common]
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, help="the command")
-    add_train_parsers(sub, parents)
+    if with_train:
+        from gansuite.train import add_train_parsers
+
+        add_train_parsers(sub, parents)
 
     def command(name: str, help: str) -> Parser:
         return sub.add_parser(name, help=help, description=help, parents=parents)
@@ -184,7 +192,9 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(with_train=command not in INFERENCE_COMMANDS)
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:

@@ -11,7 +11,6 @@ from PIL import Image
 
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
-from core_gan.plots import save_grid
 from gansuite.registry import MODELS
 
 
@@ -39,9 +38,9 @@ def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
 
         atomic_write(out, write_npy)
         return
-    if samples.dim() == 2:
-        from core_gan.plots import save_scatter
+    from core_gan.plots import save_grid, save_scatter  # matplotlib and torchvision: only the commands that plot
 
+    if samples.dim() == 2:
         save_scatter(samples, out if out.suffix == ".png" else out / "points.png")
         return
     if out.suffix == ".png":

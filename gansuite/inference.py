@@ -160,7 +160,7 @@ class Translator:
         G = generators[name].to(self.device).train(paper_test_mode)
         if backend != "onnxruntime" and self.device.type == "cpu":
             swap_cpu_layers(G)
-        self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 64))
+        self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 128))
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -203,7 +203,7 @@ class Upscaler:
         else:
             meta, generators = load_run(Path(run), SR_MODELS)
             self.scale = meta["config"]["scale"]
-            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval(), 32)
+            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval(), 128)
             self.G = lambda x: to_unit(G(from_unit(x)))
         if scale is not None and scale != self.scale:
             raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")

@@ -99,7 +99,7 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
     the reference pix2pix/CycleGAN zoo (:data:`gansuite.zoo.ZOO`) or, for ``sr``, any model file
     spandrel recognises (``source``; named after it by default)."""
     if name == "sr":
-        return community.import_sr(source, out or imported_dir() / f"sr-{source.stem if source else ''}")
+        return community.import_sr(source, out)
     if name in ZOO:
         return import_zoo(name, out or imported_dir() / name, source)
     if name not in PRETRAINED:

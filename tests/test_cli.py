@@ -196,3 +196,18 @@ def test_folder_training_with_classes_and_python_m(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gansuite", *args], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_inference_commands_start_without_the_training_stack(tmp_path):
+    """upscale parses and runs without importing what only training needs (albumentations,
+    torchvision: seconds of start-up); an unknown command still lists train among the choices."""
+    image = tmp_path / "in.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(image)
+    script = ("import sys; from gansuite.cli import main; "
+              f"code = main(['upscale', 'bicubic', {str(image)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+              "print(code, sorted(m for m in ('albumentations', 'torchvision') if m in sys.modules))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split()[-2:] == ["0", "[]"], proc.stdout + proc.stderr
+    assert (tmp_path / "out" / "in.png").is_file()
+    proc = subprocess.run([sys.executable, "-m", "gansuite", "nosuchcommand"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "'train'" in proc.stderr

@@ -10,7 +10,16 @@ from PIL import Image
 
 from apps.common import UNSEEN_PHOTOS
 from core_gan import cpu_plan
-from core_gan.cpu_plan import TOLERANCE, CpuPlan, fastest_cpu_plan, measure, probe_image
+from core_gan.cpu_plan import TOLERANCE, CpuPlan, fastest_cpu_plan, fastest_kernels, measure, probe_image
+from core_gan.speed import (
+    CHANNELS_LAST,
+    LIBRARY,
+    NNPACK,
+    KernelChoiceConv2d,
+    choose_conv_kernels,
+    nnpack_available,
+    nnpack_computes,
+)
 from gansuite.inference import Upscaler
 
 
@@ -71,3 +80,75 @@ def test_bf16_on_photos_stays_within_two_grey_levels(unpinned, monkeypatch):
             crop = np.asarray(im.convert("RGB"))[100:148, 100:148]
         diff = np.abs(fast(crop).astype(int) - exact(crop).astype(int))
         assert diff.max() <= 2 and diff.mean() < 0.5, name
+
+
+needs_nnpack = pytest.mark.skipif(not nnpack_available(), reason="this torch build or CPU has no NNPACK")
+
+
+@pytest.mark.parametrize("kernel", [CHANNELS_LAST, pytest.param(NNPACK, marks=needs_nnpack)])
+@pytest.mark.parametrize(("channels", "size", "padding"), [(16, 3, 1), (3, 9, 4), (8, 1, 0), (5, 4, 2)])
+def test_every_kernel_computes_the_library_convolution(kernel, channels, size, padding):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels, 7, size, padding=padding)
+    x = torch.randn(2, channels, 21, 19)
+    with torch.no_grad():
+        expected = conv(x)
+        choose_conv_kernels(conv, {"": kernel})
+        assert type(conv) is KernelChoiceConv2d and conv.cpu_kernel == kernel
+        got = conv(x)
+    assert got.shape == expected.shape and got.is_contiguous()
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_nnpack_is_offered_only_where_it_computes_the_layer():
+    x = torch.randn(1, 4, 16, 16)
+    computes = {name: nnpack_computes(conv, x) for name, conv in {
+        "stride 2": torch.nn.Conv2d(4, 4, 3, stride=2), "groups": torch.nn.Conv2d(4, 4, 3, groups=2),
+        "dilation": torch.nn.Conv2d(4, 4, 3, dilation=2), "reflect": torch.nn.Conv2d(4, 4, 3, padding_mode="reflect"),
+        "same": torch.nn.Conv2d(4, 4, 3, padding="same")}.items()}  # fmt: skip
+    assert not any(computes.values()), computes
+    assert not nnpack_computes(torch.nn.Conv2d(4, 4, 3).bfloat16(), x.bfloat16())
+
+
+def test_the_per_layer_plan_names_only_the_faster_kernels_and_survives_the_cache(unpinned, monkeypatch):
+    """Timings rigged: channels-last for the first convolution, NNPACK (where there is one) for the
+    second. The plan names exactly those, is cached with them, and the cached plan sets them again."""
+    net, probe = small_net(), probe_image(3, 32)
+    wanted = {"0": CHANNELS_LAST, "2": NNPACK if nnpack_available() else CHANNELS_LAST}
+    layer_names = {id(layer): name for name, layer in net.named_modules()}
+    monkeypatch.setattr(cpu_plan, "kernel_seconds",
+                        lambda layer, kernel, x: 0.0 if wanted[layer_names[id(layer)]] == kernel else 1.0)  # fmt: skip
+    assert fastest_kernels(net, probe) == wanted
+    monkeypatch.setattr(cpu_plan, "measure", lambda network, probe: CpuPlan(kernels=fastest_kernels(network, probe)))
+    with torch.no_grad():
+        reference = CpuPlan().apply(net)(probe)
+        fastest_cpu_plan(net, probe)
+        choose_conv_kernels(net, {})
+        monkeypatch.setattr(cpu_plan, "measure", lambda *a: pytest.fail("measured again"))
+        run = fastest_cpu_plan(net, probe)
+        assert {name: net.get_submodule(name).cpu_kernel for name in wanted} == wanted
+        assert (run(probe) - reference).abs().max() <= TOLERANCE
+    choose_conv_kernels(net, {})
+    assert all(layer.cpu_kernel == LIBRARY for layer in net if isinstance(layer, KernelChoiceConv2d))
+
+
+@needs_nnpack
+def test_nnpack_and_channels_last_on_photos_stay_within_two_grey_levels(unpinned, monkeypatch):
+    """Every convolution of SRResNet x4 on NNPACK, or on channels-last maps, on crops of three photos
+    no model saw: within two grey levels of the library's fp32."""
+    exact = Upscaler("srresnet-x4", backend="torch")
+    for kernel in (NNPACK, CHANNELS_LAST):
+        monkeypatch.setattr(
+            cpu_plan,
+            "measure",
+            lambda network, probe, kernel=kernel: CpuPlan(
+                kernels={name: kernel for name, m in network.named_modules() if isinstance(m, torch.nn.Conv2d)}
+            ),
+        )
+        fast = Upscaler("srresnet-x4")
+        cpu_plan.plans_file().unlink()
+        for name in ("chelsea.jpg", "coffee.jpg", "rocket.jpg"):
+            with Image.open(UNSEEN_PHOTOS / name) as im:
+                crop = np.asarray(im.convert("RGB"))[100:148, 100:148]
+            diff = np.abs(fast(crop).astype(int) - exact(crop).astype(int))
+            assert diff.max() <= 2 and diff.mean() < 0.5, (kernel, name)

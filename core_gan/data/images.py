@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
-from torchvision.transforms import functional as TF
 
 from core_gan.errors import UserError
 from core_gan.pixels import from_uint8
@@ -170,6 +169,8 @@ class ImageFolder(RobustDataset):
         return len(self.files)
 
     def load(self, i: int) -> tuple[torch.Tensor, int]:
+        from torchvision.transforms import functional as TF  # imported here: upscale/translate open images without it
+
         image = open_image(self.files[i], self.channels)
         image = TF.resize(image, self.image_size, antialias=True)
         image = TF.center_crop(image, self.image_size)
