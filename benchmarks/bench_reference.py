@@ -42,10 +42,14 @@ def reference_step(code: Path, model: str, a: torch.Tensor, b: torch.Tensor):
     from models import create_model
     from options.train_options import TrainOptions
 
+    own_argv = sys.argv
     with tempfile.TemporaryDirectory() as tmp:
         sys.argv = ["train.py", "--dataroot", tmp, "--checkpoints_dir", tmp, "--gpu_ids", "-1",
                     "--display_id", "0", *REFERENCE_FLAGS[model]]  # fmt: skip
-        opt = TrainOptions().parse()
+        try:
+            opt = TrainOptions().parse()  # its options come from the command line only
+        finally:
+            sys.argv = own_argv
         reference = create_model(opt)
         reference.setup(opt)
     batch = {"A": a, "B": b, "A_paths": ["a.png"], "B_paths": ["b.png"]}
