@@ -29,7 +29,7 @@ def upscale(
     image: str | None,
     model: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
-) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+) -> tuple[tuple[np.ndarray, str], str]:
     """((input enlarged with nearest neighbours, result as a PNG path), that path). Gradio fills
     ``progress`` with its tracker because of that default."""
     if model not in models.upscalers:

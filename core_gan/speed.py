@@ -36,8 +36,8 @@ def nnpack_available() -> bool:
 
 
 def nnpack_computes(layer: nn.Conv2d, x: torch.Tensor) -> bool:
-    """NNPACK's inference convolution computes ``layer(x)``: fp32 on the CPU, stride 1, numeric zero
-    padding, no groups or dilation, and not while exporting or tracing."""
+    """NNPACK's inference convolution computes ``layer(x)``: fp32 on the CPU, stride 1, zero padding given
+    as numbers, no groups or dilation, and not while exporting or tracing."""
     return (
         x.device.type == "cpu"
         and x.dtype == layer.weight.dtype == torch.float32
