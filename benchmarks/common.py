@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime
 import os
 import shlex
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core_gan.cpu_plan import cpu_name
@@ -54,3 +58,20 @@ def append_results(title: str, table: list[dict[str, object]], notes: str = "", 
     with results.open("a") as f:
         f.write(text)
     print(text)
+
+
+def median_seconds(call: Callable[[], object], calls: int) -> float:
+    """The median time of ``calls`` calls of ``call`` after one warm-up call."""
+    call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def grey_levels(a: np.ndarray, b: np.ndarray, digits: int = 2) -> str:
+    """How far two uint8 images (or stacks of them) are apart: "max M, mean X" in grey levels."""
+    diff = np.abs(np.asarray(a, int) - np.asarray(b, int))
+    return f"max {diff.max()}, mean {diff.mean():.{digits}f}"
