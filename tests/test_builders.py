@@ -4,6 +4,7 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from core_gan.data import catalog
 from core_gan.data.builders import EdgeConfig, edge_map
 from core_gan.errors import UserError
 from gansuite.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
 
 
 def _square_photo(size=64):
@@ -126,3 +129,29 @@ def test_data_download_end_to_end_from_a_local_server(http_server, tmp_path, mon
     assert (tmp_path / "data/tiny/train/a.jpg").read_bytes() == b"img"
     assert main(["data", "download", "nope", str(tmp_path / "data")]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def _kornia_edge_map(photo, config):
+    """The edge recipe as it was: kornia's own iterative hysteresis and dilation."""
+    import kornia
+    import scipy.ndimage
+    import torch
+
+    gray = kornia.color.rgb_to_grayscale(torch.from_numpy(np.array(photo)).permute(2, 0, 1)[None].float() / 255)
+    sigma = (config.sigma, config.sigma)
+    _, edges = kornia.filters.canny(gray, config.low, config.high, kernel_size=config.kernel_size, sigma=sigma)
+    if config.dilate:
+        edges = kornia.morphology.dilation(edges, torch.ones(2 * config.dilate + 1, 2 * config.dilate + 1))
+    mask = edges[0, 0].numpy() > 0.5
+    labels, count = scipy.ndimage.label(mask, structure=np.ones((3, 3)))
+    mask &= np.bincount(labels.ravel(), minlength=count + 1)[labels] >= config.min_fragment
+    return np.repeat(np.where(mask, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+@pytest.mark.parametrize("config", [EdgeConfig(), EdgeConfig(dilate=1), EdgeConfig(low=0.05, high=0.3, min_fragment=1)])
+def test_edge_map_equals_kornias_iterative_hysteresis(config):
+    photos = [np.asarray(Image.open(p).convert("RGB").resize((160, 160))) for p in sorted(SAMPLES.glob("*.jpg"))[:3]]
+    rng = np.random.default_rng(0)
+    noise = (rng.random((8, 8, 3)) * 255).astype(np.uint8).repeat(12, 0).repeat(12, 1)
+    for photo in [*photos, noise, _square_photo()]:
+        assert np.array_equal(edge_map(photo, config), _kornia_edge_map(photo, config))

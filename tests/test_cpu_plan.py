@@ -100,6 +100,20 @@ def test_every_kernel_computes_the_library_convolution(kernel, channels, size, p
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize(("plain", "candidate", "chosen"), [
+    ([1.0, 1.0, 1.0], [0.97, 0.96, 0.98], CpuPlan()),  # 4 % faster: not worth leaving the library
+    ([1.0, 1.0, 1.0], [0.9, 0.9, 0.9], CpuPlan(channels_last=True)),
+    ([9.0, 1.0, 1.0], [0.8, 9.0, 9.0], CpuPlan(channels_last=True)),  # each keeps its fastest round
+])  # fmt: skip
+def test_the_measurement_takes_a_plan_only_when_clearly_faster(unpinned, monkeypatch, plain, candidate, chosen):
+    """Timings rigged, in the order measure takes them: plain fp32, then the candidate, each round."""
+    times = iter(t for pair in zip(plain, candidate, strict=True) for t in pair)
+    monkeypatch.setattr(cpu_plan, "candidates", lambda network, probe: [CpuPlan(channels_last=True)])
+    monkeypatch.setattr(cpu_plan, "seconds", lambda run, x, repeats: next(times))
+    assert measure(small_net().eval(), probe_image(3, 16)) == chosen
+    assert next(times, None) is None, "every round timed both"
+
+
 def test_nnpack_is_offered_only_where_it_computes_the_layer():
     x = torch.randn(1, 4, 16, 16)
     computes = {name: nnpack_computes(conv, x) for name, conv in {

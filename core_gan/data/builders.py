@@ -40,18 +40,30 @@ def _square(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
 
 
+def hysteresis(edges: np.ndarray) -> np.ndarray:
+    """Canny's edge tracking on a thresholded map (0, weak 0.5, strong 1): the weak pixels joined to a
+    strong one through weak 8-neighbours, and the strong ones. Labelling the connected components once
+    gives what kornia's iteration converges to (one 3x3 convolution per pixel of the longest chain:
+    40-odd on a 256 px photo, 14x slower)."""
+    labels, count = scipy.ndimage.label(edges > 0, structure=np.ones((3, 3)))
+    has_strong = np.zeros(count + 1, bool)
+    has_strong[labels[edges == 1]] = True
+    has_strong[0] = False
+    return has_strong[labels]
+
+
 @torch.no_grad()
 def edge_map(photo: np.ndarray, config: EdgeConfig = EdgeConfig()) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> uint8 RGB edge sketch (H, W, 3): black edges on white."""
     x = torch.from_numpy(np.array(photo)).permute(2, 0, 1)[None].float() / 255
     gray = kornia.color.rgb_to_grayscale(x)
-    _, edges = kornia.filters.canny(
-        gray, config.low, config.high, kernel_size=config.kernel_size, sigma=(config.sigma, config.sigma)
-    )
+    _, thresholded = kornia.filters.canny(
+        gray, config.low, config.high, kernel_size=config.kernel_size, sigma=(config.sigma, config.sigma),
+        hysteresis=False,
+    )  # fmt: skip
+    mask = hysteresis(thresholded[0, 0].numpy())
     if config.dilate > 0:
-        k = 2 * config.dilate + 1
-        edges = kornia.morphology.dilation(edges, torch.ones(k, k))
-    mask = edges[0, 0].numpy() > 0.5
+        mask = scipy.ndimage.binary_dilation(mask, np.ones((2 * config.dilate + 1,) * 2))
     if config.min_fragment > 1:
         labels, count = scipy.ndimage.label(mask, structure=np.ones((3, 3)))
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
