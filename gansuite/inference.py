@@ -19,7 +19,7 @@ from core_gan.cpu_plan import fastest_cpu_plan, probe_image
 from core_gan.device import select_device
 from core_gan.errors import UserError
 from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
-from core_gan.speed import swap_cpu_layers
+from core_gan.speed import retain_freed_memory, swap_cpu_layers
 from core_gan.tiling import run_tiled
 from gansuite import community
 from gansuite.runs import (
@@ -116,7 +116,10 @@ def on_backend(
 ) -> Any:
     """The image generator ``G`` itself (``torch``); on the CPU in eval mode with ``auto``, ``G`` by
     its fastest plan for this CPU (:mod:`core_gan.cpu_plan`, timed on a ``probe_side`` image); or its
-    ONNX export run by onnxruntime on the CPU."""
+    ONNX export run by onnxruntime on the CPU. On the CPU, freed memory is kept for the next call
+    (:func:`core_gan.speed.retain_freed_memory`: a x4 upscale to 1024 px 1.8 -> 1.4 s here)."""
+    if next(G.parameters()).device.type == "cpu":
+        retain_freed_memory()
     if backend == "auto":
         if next(G.parameters()).device.type != "cpu" or G.training:
             return G
