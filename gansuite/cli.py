@@ -226,7 +226,10 @@ def refuse_unknown(parser: Parser, args: argparse.Namespace, unknown: list[str])
 
 
 def run(args: argparse.Namespace) -> int:
+    from core_gan.speed import retain_freed_memory
     from gansuite import commands
+
+    retain_freed_memory()
 
     handler = getattr(commands, args.command)
     handler(args)

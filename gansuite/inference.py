@@ -117,7 +117,7 @@ def on_backend(
     """The image generator ``G`` itself (``torch``); on the CPU in eval mode with ``auto``, ``G`` by
     its fastest plan for this CPU (:mod:`core_gan.cpu_plan`, timed on a ``probe_side`` image); or its
     ONNX export run by onnxruntime on the CPU. On the CPU, freed memory is kept for the next call
-    (:func:`core_gan.speed.retain_freed_memory`: a x4 upscale to 1024 px 1.8 -> 1.4 s here)."""
+    (:func:`core_gan.speed.retain_freed_memory`; the CLI sets it first thing, before any thread starts)."""
     if next(G.parameters()).device.type == "cpu":
         retain_freed_memory()
     if backend == "auto":
