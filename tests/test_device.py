@@ -67,7 +67,7 @@ def page_faults(mib):
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 def in_a_thread(mib):
     counts = []
-    thread = threading.Thread(target=lambda: counts.append(page_faults(mib)))
+    thread = threading.Thread(target=lambda: counts.append(min(page_faults(mib) for _ in range(4))))
     thread.start()
     thread.join()
     return counts[0]
@@ -84,7 +84,8 @@ print(*[probe() for probe in probes])
 def test_retained_memory_is_reused_without_page_faults():
     """By default glibc hands freed blocks above its mmap threshold (at most 32 MiB) back to the OS,
     in the main thread and in a worker thread's arena, and faults them in again on every use; once
-    retained, they are reused from the heap. In fresh processes: the setting is global."""
+    retained, they are reused from the heap (in a thread: its best of four rounds, as glibc now and then
+    places a block afresh). In fresh processes: the setting is global."""
     default, retained = (
         subprocess.run([sys.executable, "-c", RETAIN_PROBE, mode], capture_output=True, text=True, check=True).stdout
         for mode in ("default", "retained")
