@@ -229,8 +229,8 @@ def run(args: argparse.Namespace) -> int:
     from core_gan.speed import retain_freed_memory
     from gansuite import commands
 
-    retain_freed_memory()
-
+    if args.command in INFERENCE_COMMANDS:  # before any thread starts (an app's workers); training sets it itself
+        retain_freed_memory()
     handler = getattr(commands, args.command)
     handler(args)
     return 0
