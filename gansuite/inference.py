@@ -118,10 +118,11 @@ def on_backend(
     its fastest plan for this CPU (:mod:`core_gan.cpu_plan`, timed on a ``probe_side`` image); or its
     ONNX export run by onnxruntime on the CPU. On the CPU, freed memory is kept for the next call
     (:func:`core_gan.speed.retain_freed_memory`; the CLI sets it first thing, before any thread starts)."""
-    if next(G.parameters()).device.type == "cpu":
+    on_cpu = next(G.parameters()).device.type == "cpu"
+    if on_cpu:
         retain_freed_memory()
     if backend == "auto":
-        if next(G.parameters()).device.type != "cpu" or G.training:
+        if not on_cpu or G.training:
             return G
         channels = next(m.in_channels for m in G.modules() if isinstance(m, torch.nn.Conv2d))
         return fastest_cpu_plan(G, probe_image(channels, probe_side))
