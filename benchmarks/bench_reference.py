@@ -96,7 +96,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--record", action="store_true")
     args = p.parse_args()
-    precision = auto_precision("cpu") if args.precision == "auto" else args.precision
+    precision = auto_precision(torch.device("cpu")) if args.precision == "auto" else args.precision
     torch.manual_seed(0)
     a, b = torch.rand(2, 1, 3, 256, 256) * 2 - 1
     steps = {"reference code": reference_step(args.reference_code, args.model, a, b),

@@ -3,7 +3,9 @@
 Candidates: fp32 with each convolution on the kernel timed fastest for its own input on a probe
 image (the library's, the library's on channels-last maps, or NNPACK's: see
 :class:`core_gan.speed.KernelChoiceConv2d`), and, only where this CPU computes bf16 natively
-(:func:`core_gan.device.cpu_bf16_is_faster`), bf16 autocast in either memory layout. Each candidate
+(:func:`core_gan.device.cpu_bf16_is_faster`), bf16 autocast in either memory layout; each of them
+also with pixel shuffles moved after the convolutions they feed, where the network has such (the
+sub-pixel form: :func:`core_gan.speed.shuffle_after_convolutions`). Each candidate
 is timed on the probe as a whole and counts only when its output stays within ``TOLERANCE`` of
 plain fp32's. The choice is cached per machine and network (its class, weights and probe size) in
 torch hub's cache, so a later start skips the measurement. ``GANSUITE_CPU_PLAN=fp32`` pins plain fp32
@@ -25,17 +27,25 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from core_gan.checkpoint import write_json
 from core_gan.device import cpu_bf16_is_faster
 from core_gan.download import cache_dir
 from core_gan.errors import UserError
-from core_gan.speed import CHANNELS_LAST, LIBRARY, NNPACK, choose_conv_kernels, nnpack_computes
+from core_gan.speed import (
+    CHANNELS_LAST,
+    LIBRARY,
+    NNPACK,
+    choose_conv_kernels,
+    nnpack_computes,
+    shuffle_after_convolutions,
+)
 
 TOLERANCE = 2 * 2 / 255
 """Two grey levels, in the generators' [-1, 1] units."""
 PIN = "GANSUITE_CPU_PLAN"
-PLAN_FORMAT = 3
+PLAN_FORMAT = 4
 """Part of every cache key: plans measured by an earlier version are measured again."""
 
 
@@ -46,10 +56,17 @@ class CpuPlan:
 
     bf16: bool = False
     channels_last: bool = False
+    subpixel: bool = False
     kernels: dict[str, str] = field(default_factory=dict)
+
+    def layers(self, network: nn.Module) -> nn.Module:
+        """``network``, or with ``subpixel`` its form with pixel shuffles after the convolutions they
+        feed (:func:`core_gan.speed.shuffle_after_convolutions`)."""
+        return (self.subpixel and shuffle_after_convolutions(network)) or network
 
     def apply(self, network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """``network`` laid out for this plan, as a function of fp32 (B, C, H, W) -> fp32 maps."""
+        network = self.layers(network)
         network.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         choose_conv_kernels(network, self.kernels)
 
@@ -117,9 +134,12 @@ def kernel_seconds(layer: nn.Conv2d, kernel: str, x: torch.Tensor) -> float:
 
 
 def candidates(network: nn.Module, probe: torch.Tensor) -> list[CpuPlan]:
-    plans = [CpuPlan(kernels=fastest_kernels(network, probe))]
-    if cpu_bf16_is_faster():
-        plans += [CpuPlan(bf16=True), CpuPlan(bf16=True, channels_last=True)]
+    plans = []
+    for subpixel in (False, True) if shuffle_after_convolutions(network) is not None else (False,):
+        layers = CpuPlan(subpixel=subpixel).layers(network)
+        plans.append(CpuPlan(subpixel=subpixel, kernels=fastest_kernels(layers, probe)))
+        if cpu_bf16_is_faster():
+            plans += [CpuPlan(bf16=True, subpixel=subpixel), CpuPlan(bf16=True, channels_last=True, subpixel=subpixel)]
     return plans
 
 
@@ -197,6 +217,12 @@ def fastest_cpu_plan(network: nn.Module, probe: torch.Tensor) -> Callable[[torch
 
 
 def probe_image(channels: int, side: int) -> torch.Tensor:
-    """A smooth, photo-like (1, channels, side, side) image in [-1, 1], the same every time."""
-    coarse = torch.rand(1, channels, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    return torch.nn.functional.interpolate(coarse, size=(side, side), mode="bicubic", align_corners=False).clamp(-1, 1)
+    """A photo-like (1, channels, side, side) image in [-1, 1], the same every time: its left half
+    smooth, its right half edges and texture (blocks and noise). The tolerance is checked on both: a
+    bf16 plan that passed a smooth probe (1.9 grey levels) was off by 6.7 on photos' foliage."""
+    g = torch.Generator().manual_seed(0)
+    coarse, fine = (torch.rand(1, channels, n, n, generator=g) * 2 - 1 for n in (8, side // 8))
+    smooth = F.interpolate(coarse, size=(side, side), mode="bicubic", align_corners=False)
+    blocks = F.interpolate(fine, size=(side, side))
+    textured = 0.5 * smooth + 0.4 * blocks + 0.1 * torch.randn(1, channels, side, side, generator=g)
+    return torch.cat([smooth[..., : side // 2], textured[..., side // 2 :]], dim=-1).clamp(-1, 1)

@@ -59,11 +59,12 @@ class Precision:
 
 @functools.cache
 def cpu_bf16_is_faster() -> bool:
-    """Whether bf16 autocast beats fp32 for a typical convolution on this CPU, measured once (0.05-0.3 s).
-    It does where the CPU computes bf16 natively (AVX-512 BF16, AMX: 2-4x); elsewhere bf16 is
-    emulated and many times slower than fp32."""
-    conv = torch.nn.Conv2d(32, 32, 3, padding=1)
-    x = torch.randn(1, 32, 48, 48)
+    """Whether bf16 autocast beats fp32 for a typical generator convolution on this CPU, measured once
+    (0.05-0.3 s). It does where the CPU computes bf16 natively (AVX-512 BF16, AMX: 2-4x); elsewhere
+    bf16 is emulated and many times slower than fp32. The layer is large enough (64 channels, 96 px)
+    for the arithmetic to outweigh the per-call overhead, which hid a 1.5x gain at 32 channels, 48 px."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(1, 64, 96, 96)
 
     def fastest(context: Callable[[], contextlib.AbstractContextManager]) -> float:
         times = []

@@ -163,6 +163,107 @@ class DtypeReflectionPad2d(nn.ReflectionPad2d):
             return super().forward(x)
 
 
+def commutes_with_shuffle(module: nn.Module) -> bool:
+    """A per-element layer, which gives the same values before or after a PixelShuffle."""
+    single_prelu = isinstance(module, nn.PReLU) and module.num_parameters == 1
+    return single_prelu or isinstance(module, (nn.Identity, nn.ReLU, nn.LeakyReLU))
+
+
+def subpixel_convolution(conv: nn.Conv2d, upscale: int) -> nn.Conv2d:
+    """The convolution C' with conv(PixelShuffle(r)(x)) = PixelShuffle(r)(C'(x)), for a "same"
+    convolution (kernel 2p + 1, padding p, stride 1, zero padding): C' reads the r^2 phases of x and
+    writes the r^2 phases of the output, out phase (A, B) from in phase (a, b) at offset (dy, dx) by
+    the tap (r dy + a - A + p, r dx + b - B + p) of ``conv``'s kernel (0 where off it)."""
+    r, (k, p) = upscale, (conv.kernel_size[0], conv.padding[0])
+    reach = -(-p // r)  # ceil(p / r): the farthest input pixel a tap reaches, in pre-shuffle pixels
+    offset, phase = torch.arange(-reach, reach + 1), torch.arange(r)
+    tap = r * offset + phase[None, :, None] - phase[:, None, None] + p  # (A, a, dy)
+    on_kernel = ((tap >= 0) & (tap < k)).to(conv.weight.dtype)
+    tap = tap.clamp(0, k - 1)
+    rows, columns = tap[:, :, :, None, None, None], tap[None, None, None]
+    weight = conv.weight[:, :, rows, columns] * on_kernel[:, :, :, None, None, None] * on_kernel[None, None, None]
+    out_ch, in_ch, size = conv.out_channels, conv.in_channels, 2 * reach + 1
+    weight = weight.permute(0, 2, 5, 1, 3, 6, 4, 7).reshape(out_ch * r * r, in_ch * r * r, size, size)
+    phases = nn.Conv2d(in_ch * r * r, out_ch * r * r, size, padding=reach, bias=conv.bias is not None)
+    with torch.no_grad():
+        phases.weight.copy_(weight)
+        if conv.bias is not None:
+            phases.bias.copy_(conv.bias.repeat_interleave(r * r))
+    return phases.to(conv.weight.device)
+
+
+MAX_SUBPIXEL_COST = 1.5
+"""A shuffle is moved only where the phase convolution costs at most 50 % more multiply-adds: 23 %
+more for a 9x9 kernel after a x2 shuffle (5x5 taps on 4 phases against 81), but 4x for a 3x3."""
+
+
+def subpixel_cost(conv: nn.Conv2d, upscale: int) -> float:
+    """Multiply-adds of :func:`subpixel_convolution` over the original's."""
+    size = 2 * -(-conv.padding[0] // upscale) + 1
+    return (upscale * size / conv.kernel_size[0]) ** 2
+
+
+def same_convolution(module: nn.Module) -> bool:
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.stride == (1, 1)
+        and module.dilation == (1, 1)
+        and module.groups == 1
+        and module.padding_mode == "zeros"
+        and module.kernel_size[0] == module.kernel_size[1] == 2 * module.padding[0] + 1
+        and module.padding[0] == module.padding[1]
+    )
+
+
+class LayerTracer(torch.fx.Tracer):
+    """torch.fx's tracer, keeping this module's convolution swaps whole, as it keeps torch's layers."""
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        return isinstance(module, nn.Conv2d | nn.ConvTranspose2d) or super().is_leaf_module(module, qualified_name)
+
+
+def shuffle_after_convolutions(network: nn.Module) -> nn.Module | None:
+    """``network`` (traced by torch.fx; the original is untouched and shares its layers) with each
+    PixelShuffle(r) that feeds a "same" convolution, through per-element layers only, moved after it
+    (:func:`subpixel_convolution`) where that costs at most ``MAX_SUBPIXEL_COST`` times its
+    multiply-adds: the same function within float rounding. None where there is no such shuffle or
+    fx cannot trace the network.
+
+    Why: SRResNet's 9x9 output convolution has 3 output channels on the 4x map; the library's
+    kernels run it at a fifth of their speed on its 64 -> 64 layers (0.44 s of a 1.2 s bf16 call at
+    256 px on this project's AVX-512 CPU); on the phases (256 -> 12 channels, 5x5, at half the size,
+    25 % more multiply-adds) it took 0.17 s."""
+    if not any(isinstance(m, nn.PixelShuffle) for m in network.modules()):
+        return None
+    try:
+        traced = torch.fx.GraphModule(network, LayerTracer().trace(network))
+    except Exception:  # any network fx cannot trace keeps its own forward
+        return None
+    layers = dict(traced.named_modules())
+    moved = False
+    for node in list(traced.graph.nodes):
+        if node.op != "call_module" or not same_convolution(layers[node.target]):
+            continue
+        source = node.args[0]
+        while source.op == "call_module" and commutes_with_shuffle(layers[source.target]) and len(source.users) == 1:
+            source = source.args[0]
+        shuffle = layers.get(source.target) if source.op == "call_module" else None
+        if not isinstance(shuffle, nn.PixelShuffle) or len(source.users) != 1:
+            continue
+        if subpixel_cost(layers[node.target], shuffle.upscale_factor) > MAX_SUBPIXEL_COST:
+            continue
+        source.replace_all_uses_with(source.args[0])
+        traced.graph.erase_node(source)
+        conv = subpixel_convolution(layers[node.target], shuffle.upscale_factor)
+        traced.add_submodule(node.target, nn.Sequential(conv, nn.PixelShuffle(shuffle.upscale_factor)))
+        moved = True
+    if not moved:
+        return None
+    traced.graph.lint()
+    traced.recompile()
+    return traced
+
+
 SWAPS: dict[type, type] = {
     nn.Conv2d: MatmulConv2d,
     nn.ConvTranspose2d: MatmulConvTranspose2d,

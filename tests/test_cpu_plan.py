@@ -19,8 +19,11 @@ from core_gan.speed import (
     choose_conv_kernels,
     nnpack_available,
     nnpack_computes,
+    shuffle_after_convolutions,
+    subpixel_convolution,
 )
 from gansuite.inference import Upscaler
+from translation.srgan import SRResNet, SRResNetConfig
 
 
 @pytest.fixture
@@ -71,9 +74,10 @@ def test_a_plan_outside_the_tolerance_is_never_chosen(unpinned):
 
 
 def test_bf16_on_photos_stays_within_two_grey_levels(unpinned, monkeypatch):
-    """Forced to bf16 (where the CPU has it natively the measurement may choose it), SRResNet x4 on
-    crops of three photos no model saw stays within two grey levels of fp32."""
-    monkeypatch.setattr(cpu_plan, "measure", lambda network, probe: CpuPlan(bf16=True, channels_last=True))
+    """Forced to bf16 in the sub-pixel form (where the CPU has bf16 natively the measurement may choose
+    it), SRResNet x4 on crops of three photos no model saw stays within two grey levels of fp32."""
+    plan = CpuPlan(bf16=True, channels_last=True, subpixel=True)
+    monkeypatch.setattr(cpu_plan, "measure", lambda network, probe: plan)
     fast, exact = Upscaler("srresnet-x4"), Upscaler("srresnet-x4", backend="torch")
     for name in ("chelsea.jpg", "coffee.jpg", "rocket.jpg"):
         with Image.open(UNSEEN_PHOTOS / name) as im:
@@ -166,3 +170,56 @@ def test_nnpack_and_channels_last_on_photos_stay_within_two_grey_levels(unpinned
                 crop = np.asarray(im.convert("RGB"))[100:148, 100:148]
             diff = np.abs(fast(crop).astype(int) - exact(crop).astype(int))
             assert diff.max() <= 2 and diff.mean() < 0.5, (kernel, name)
+
+
+@pytest.mark.parametrize(("upscale", "kernel", "bias"), [(2, 9, True), (2, 3, True), (3, 5, False), (2, 1, True)])
+def test_a_convolution_after_a_shuffle_equals_its_phase_convolution_before_it(upscale, kernel, bias):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, 3, kernel, padding=kernel // 2, bias=bias)
+    x = torch.randn(2, 4 * upscale**2, 7, 6)
+    shuffle = torch.nn.PixelShuffle(upscale)
+    with torch.no_grad():
+        torch.testing.assert_close(shuffle(subpixel_convolution(conv, upscale)(x)), conv(shuffle(x)))
+
+
+def test_srresnet_moves_only_its_output_shuffle_and_computes_the_same_function():
+    """The 9x9 output layer after the last x2 shuffle is moved (23 % more multiply-adds); the 3x3
+    layer after the first shuffle is not (4x); the original network is untouched."""
+    torch.manual_seed(0)
+    net = SRResNet(SRResNetConfig(features=8, blocks=1, batch_norm=False)).eval()
+    moved = shuffle_after_convolutions(net)
+    x = torch.rand(1, 3, 12, 10) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(moved(x), net(x), atol=1e-5, rtol=1e-5)
+    called = {node.target for node in moved.graph.nodes if node.op == "call_module"}
+    assert "upsample.1" in called and "upsample.4" not in called and "tail" in called
+    phases, shuffle = moved.get_submodule("tail")
+    assert (phases.in_channels, phases.out_channels, phases.kernel_size) == (8 * 4, 3 * 4, (5, 5))
+    assert isinstance(shuffle, torch.nn.PixelShuffle) and shuffle.upscale_factor == 2
+    assert isinstance(net.tail, torch.nn.Conv2d) and isinstance(net.upsample[4], torch.nn.PixelShuffle)
+    assert moved.get_submodule("upsample.3") is net.upsample[3], "the layers are shared, not copied"
+
+
+@pytest.mark.parametrize("between", [torch.nn.BatchNorm2d(4), torch.nn.PReLU(4)])
+def test_a_shuffle_stays_where_a_layer_between_mixes_its_channels(between):
+    shuffle_then_conv = torch.nn.Sequential(torch.nn.PixelShuffle(2), between, torch.nn.Conv2d(4, 3, 9, padding=4))
+    assert shuffle_after_convolutions(shuffle_then_conv.eval()) is None
+    assert shuffle_after_convolutions(small_net()) is None, "no shuffle: nothing to trace"
+
+
+def test_the_subpixel_plan_is_offered_and_cached(unpinned):
+    net = SRResNet(SRResNetConfig(features=8, blocks=1, batch_norm=False)).eval()
+    probe = probe_image(3, 16)
+    offered = cpu_plan.candidates(net, probe)
+    assert {plan.subpixel for plan in offered} == {False, True}
+    with torch.no_grad():
+        reference = net(probe)
+        run = fastest_cpu_plan(net, probe)
+        assert (run(probe) - reference).abs().max() <= TOLERANCE
+
+
+def test_the_probe_has_smooth_and_textured_halves():
+    """The tolerance is checked where a network's rounding shows: on edges and texture as well."""
+    probe = probe_image(3, 64)
+    roughness = [half.diff(n=2, dim=-1).abs().mean().item() for half in (probe[..., :32], probe[..., 32:])]
+    assert probe.abs().max() <= 1 and roughness[1] > 10 * roughness[0]
