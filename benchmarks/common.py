@@ -14,15 +14,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core_gan.cpu_plan import cpu_name
+from core_gan.cpu_plan import cpu_name, cpuinfo
 from core_gan.distributed import launched_by_torchrun
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
+def vector_units() -> str:
+    """What the CPU offers for bf16 (CPUs of one name differ between machines here)."""
+    flags = set(cpuinfo("flags").split())
+    if "amx_bf16" in flags:
+        return "AMX-BF16"
+    if "avx512_bf16" in flags:
+        return "AVX-512 BF16"
+    return "AVX2, no native bf16" if "avx2" in flags else "no AVX2"
+
+
 def machine() -> str:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu_name()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
+    return f"{cpu_name()} ({vector_units()}), {os.cpu_count()} cores, {gpu}; torch {torch.__version__}"
 
 
 def invocation() -> str:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -106,12 +107,14 @@ def conv_inputs(network: nn.Module, probe: torch.Tensor) -> dict[str, tuple[nn.C
     return inputs
 
 
-def fastest_kernels(network: nn.Module, probe: torch.Tensor) -> dict[str, str]:
+def fastest_kernels(
+    network: nn.Module, probe: torch.Tensor, fastest: dict[tuple[str, torch.Size], str] | None = None
+) -> dict[str, str]:
     """For each fp32 convolution, the kernel fastest on an input of its shape on ``probe``; identical
-    layers on identical shapes are timed once. Only the convolutions that do not take the library's
-    kernel are named."""
+    layers on identical shapes are timed once (also across calls sharing ``fastest``). Only the
+    convolutions that do not take the library's kernel are named."""
     choose_conv_kernels(network, {})
-    fastest: dict[tuple[str, torch.Size], str] = {}
+    fastest = {} if fastest is None else fastest
     kernels = {}
     for name, (layer, shape) in conv_inputs(network, probe).items():
         signature = (repr(layer), shape)
@@ -134,10 +137,10 @@ def kernel_seconds(layer: nn.Conv2d, kernel: str, x: torch.Tensor) -> float:
 
 
 def candidates(network: nn.Module, probe: torch.Tensor) -> list[CpuPlan]:
-    plans = []
+    plans, fastest = [], {}
     for subpixel in (False, True) if shuffle_after_convolutions(network) is not None else (False,):
         layers = CpuPlan(subpixel=subpixel).layers(network)
-        plans.append(CpuPlan(subpixel=subpixel, kernels=fastest_kernels(layers, probe)))
+        plans.append(CpuPlan(subpixel=subpixel, kernels=fastest_kernels(layers, probe, fastest)))
         if cpu_bf16_is_faster():
             plans += [CpuPlan(bf16=True, subpixel=subpixel), CpuPlan(bf16=True, channels_last=True, subpixel=subpixel)]
     return plans
@@ -209,6 +212,7 @@ def fastest_cpu_plan(network: nn.Module, probe: torch.Tensor) -> Callable[[torch
     if key in known.get(machine, {}):
         plan = CpuPlan(**known[machine][key])
     else:
+        print(f"first start on this machine: timing how {type(network).__name__} runs fastest here", file=sys.stderr)
         plan = measure(network, probe)
         known.setdefault(machine, {})[key] = asdict(plan)
         with contextlib.suppress(UserError):  # an unwritable cache only costs the next start a measurement

@@ -6,7 +6,9 @@ parameters. The trainer and inference apply it on the CPU; export and other devi
 Measured on the project's 2-core CPU (benchmarks/RESULTS.md): the small-map matrix product made a
 pix2pix 256 px step 2.1-2.2x faster than the reference configuration with bf16; the dtype-keeping
 reflection pad saved about 8 % of a bf16 CycleGAN step; keeping freed memory, about 5 %. At
-inference each convolution may also take the CPU kernel measured fastest for it (KernelChoiceConv2d).
+inference each convolution may also take the CPU kernel measured fastest for it (KernelChoiceConv2d),
+and a pixel shuffle may move after the large convolution it feeds (shuffle_after_convolutions: a
+traced copy of the network, the original untouched).
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ def subpixel_convolution(conv: nn.Conv2d, upscale: int) -> nn.Conv2d:
         phases.weight.copy_(weight)
         if conv.bias is not None:
             phases.bias.copy_(conv.bias.repeat_interleave(r * r))
-    return phases.to(conv.weight.device)
+    return phases.to(conv.weight.device, conv.weight.dtype)
 
 
 MAX_SUBPIXEL_COST = 1.5
@@ -232,7 +234,7 @@ def shuffle_after_convolutions(network: nn.Module) -> nn.Module | None:
     Why: SRResNet's 9x9 output convolution has 3 output channels on the 4x map; the library's
     kernels run it at a fifth of their speed on its 64 -> 64 layers (0.44 s of a 1.2 s bf16 call at
     256 px on this project's AVX-512 CPU); on the phases (256 -> 12 channels, 5x5, at half the size,
-    25 % more multiply-adds) it took 0.17 s."""
+    23 % more multiply-adds) it took 0.15-0.17 s."""
     if not any(isinstance(m, nn.PixelShuffle) for m in network.modules()):
         return None
     try:
