@@ -66,8 +66,8 @@ class CpuPlan:
         return (self.subpixel and shuffle_after_convolutions(network)) or network
 
     def apply(self, network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``network`` laid out for this plan, as a function of fp32 (B, C, H, W) -> fp32 maps."""
-        network = self.layers(network)
+        """``network``, already in this plan's form (:meth:`layers`), laid out for this plan, as a
+        function of fp32 (B, C, H, W) -> fp32 maps."""
         network.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         choose_conv_kernels(network, self.kernels)
 
@@ -136,10 +136,15 @@ def kernel_seconds(layer: nn.Conv2d, kernel: str, x: torch.Tensor) -> float:
     return seconds(layer, x, repeats=3)
 
 
-def candidates(network: nn.Module, probe: torch.Tensor) -> list[CpuPlan]:
+def network_forms(network: nn.Module) -> dict[bool, nn.Module]:
+    """``network`` by ``CpuPlan.subpixel``: itself, and its sub-pixel form where it has one (traced once)."""
+    subpixel = shuffle_after_convolutions(network)
+    return {False: network} if subpixel is None else {False: network, True: subpixel}
+
+
+def candidates(forms: dict[bool, nn.Module], probe: torch.Tensor) -> list[CpuPlan]:
     plans, fastest = [], {}
-    for subpixel in (False, True) if shuffle_after_convolutions(network) is not None else (False,):
-        layers = CpuPlan(subpixel=subpixel).layers(network)
+    for subpixel, layers in forms.items():
         plans.append(CpuPlan(subpixel=subpixel, kernels=fastest_kernels(layers, probe, fastest)))
         if cpu_bf16_is_faster():
             plans += [CpuPlan(bf16=True, subpixel=subpixel), CpuPlan(bf16=True, channels_last=True, subpixel=subpixel)]
@@ -158,15 +163,16 @@ def measure(network: nn.Module, probe: torch.Tensor) -> CpuPlan:
     candidate's first call, which also warms it up, is the one checked). Plain fp32 and the candidates
     are timed in turn, ``ROUNDS`` times, so that a burst of load on the machine hits them alike; each
     keeps its fastest call."""
+    forms = network_forms(network)
     reference = CpuPlan().apply(network)(probe)
     plans = [CpuPlan()]
-    for plan in candidates(network, probe):
-        if (plan.apply(network)(probe) - reference).abs().max().item() <= TOLERANCE:
+    for plan in candidates(forms, probe):
+        if (plan.apply(forms[plan.subpixel])(probe) - reference).abs().max().item() <= TOLERANCE:
             plans.append(plan)
     best = [float("inf")] * len(plans)
     for _ in range(ROUNDS):
         for i, plan in enumerate(plans):
-            best[i] = min(best[i], seconds(plan.apply(network), probe, repeats=1))
+            best[i] = min(best[i], seconds(plan.apply(forms[plan.subpixel]), probe, repeats=1))
     fastest = min(range(len(plans)), key=best.__getitem__)
     return plans[fastest] if best[fastest] < MARGIN * best[0] else CpuPlan()
 
@@ -217,7 +223,7 @@ def fastest_cpu_plan(network: nn.Module, probe: torch.Tensor) -> Callable[[torch
         known.setdefault(machine, {})[key] = asdict(plan)
         with contextlib.suppress(UserError):  # an unwritable cache only costs the next start a measurement
             write_json(path, known)
-    return plan.apply(network)
+    return plan.apply(plan.layers(network))
 
 
 def probe_image(channels: int, side: int) -> torch.Tensor:

@@ -171,13 +171,18 @@ def commutes_with_shuffle(module: nn.Module) -> bool:
     return single_prelu or isinstance(module, (nn.Identity, nn.ReLU, nn.LeakyReLU))
 
 
+def phase_reach(conv: nn.Conv2d, upscale: int) -> int:
+    """ceil(p / r): how far, in pre-shuffle pixels, a tap of a "same" convolution with padding p
+    reaches after a PixelShuffle(r); the phase convolution's kernel is 2 reach + 1."""
+    return -(-conv.padding[0] // upscale)
+
+
 def subpixel_convolution(conv: nn.Conv2d, upscale: int) -> nn.Conv2d:
     """The convolution C' with conv(PixelShuffle(r)(x)) = PixelShuffle(r)(C'(x)), for a "same"
     convolution (kernel 2p + 1, padding p, stride 1, zero padding): C' reads the r^2 phases of x and
     writes the r^2 phases of the output, out phase (A, B) from in phase (a, b) at offset (dy, dx) by
     the tap (r dy + a - A + p, r dx + b - B + p) of ``conv``'s kernel (0 where off it)."""
-    r, (k, p) = upscale, (conv.kernel_size[0], conv.padding[0])
-    reach = -(-p // r)  # ceil(p / r): the farthest input pixel a tap reaches, in pre-shuffle pixels
+    r, (k, p), reach = upscale, (conv.kernel_size[0], conv.padding[0]), phase_reach(conv, upscale)
     offset, phase = torch.arange(-reach, reach + 1), torch.arange(r)
     tap = r * offset + phase[None, :, None] - phase[:, None, None] + p  # (A, a, dy)
     on_kernel = ((tap >= 0) & (tap < k)).to(conv.weight.dtype)
@@ -201,8 +206,7 @@ more for a 9x9 kernel after a x2 shuffle (5x5 taps on 4 phases against 81), but 
 
 def subpixel_cost(conv: nn.Conv2d, upscale: int) -> float:
     """Multiply-adds of :func:`subpixel_convolution` over the original's."""
-    size = 2 * -(-conv.padding[0] // upscale) + 1
-    return (upscale * size / conv.kernel_size[0]) ** 2
+    return (upscale * (2 * phase_reach(conv, upscale) + 1) / conv.kernel_size[0]) ** 2
 
 
 def same_convolution(module: nn.Module) -> bool:

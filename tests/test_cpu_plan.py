@@ -112,7 +112,7 @@ def test_every_kernel_computes_the_library_convolution(kernel, channels, size, p
 def test_the_measurement_takes_a_plan_only_when_clearly_faster(unpinned, monkeypatch, plain, candidate, chosen):
     """Timings rigged, in the order measure takes them: plain fp32, then the candidate, each round."""
     times = iter(t for pair in zip(plain, candidate, strict=True) for t in pair)
-    monkeypatch.setattr(cpu_plan, "candidates", lambda network, probe: [CpuPlan(channels_last=True)])
+    monkeypatch.setattr(cpu_plan, "candidates", lambda forms, probe: [CpuPlan(channels_last=True)])
     monkeypatch.setattr(cpu_plan, "seconds", lambda run, x, repeats: next(times))
     assert measure(small_net().eval(), probe_image(3, 16)) == chosen
     assert next(times, None) is None, "every round timed both"
@@ -210,7 +210,7 @@ def test_a_shuffle_stays_where_a_layer_between_mixes_its_channels(between):
 def test_the_subpixel_plan_is_offered_and_cached(unpinned):
     net = SRResNet(SRResNetConfig(features=8, blocks=1, batch_norm=False)).eval()
     probe = probe_image(3, 16)
-    offered = cpu_plan.candidates(net, probe)
+    offered = cpu_plan.candidates(cpu_plan.network_forms(net), probe)
     assert {plan.subpixel for plan in offered} == {False, True}
     with torch.no_grad():
         reference = net(probe)
