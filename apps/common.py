@@ -97,9 +97,20 @@ class AppModels:
     upscalers: dict[str, Upscaler] = field(default_factory=dict)
     gans: dict[str, BaseGANModel] = field(default_factory=dict)
     cards: dict[str, str] = field(default_factory=dict)
+    given: list[str] = field(default_factory=list)
+    """Names of the models the user gave (``--checkpoint``), in their order."""
 
     def card(self, name: str | None) -> str:
         return self.cards.get(name or "", "")
+
+    def default(self, names: list[str]) -> str | None:
+        """A picker's first value among ``names``: the last model the user gave, else the first trained
+        one (bundled before imported), bicubic only when nothing else is offered."""
+        given = [n for n in names if n in self.given]
+        if given:
+            return given[-1]
+        trained = [n for n in names if not n.startswith("bicubic")]
+        return (trained or names or [None])[0]
 
 
 def model_card(run: Path) -> str:
@@ -155,6 +166,7 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
         sources += [str(path) for path in import_available().values()]
     for run in [*sources, *(runs or [])]:
         path = resolve_run(run)
+        given = run not in sources
         meta_path = path / "model.json"
         if not meta_path.is_file():
             raise UserError(f"{meta_path}: missing; is {run} a finished gansuite run?")
@@ -173,6 +185,8 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
         else:
             raise UserError(f"{run}: a {kind} model has no app (apps serve pix2pix, CycleGAN, SR and base GANs)")
         models.cards[name] = model_card(path)
+        if given:
+            models.given.append(name)
     return models
 
 

@@ -55,7 +55,7 @@ def build(models: AppModels, guard) -> None:
                 canvas_size=(CANVAS, CANVAS), format="png",
             )  # fmt: skip
             photo = uploaded_image(label="... or upload a photo (its edges are used)")
-            model = gr.Dropdown(names, value=names[0] if names else None, label="pix2pix model")
+            model = gr.Dropdown(names, value=models.default(names), label="pix2pix model")
             card_under(models, model)
             button = gr.Button("Translate", variant="primary")
         with gr.Column():

@@ -70,7 +70,7 @@ def build(models: AppModels, guard) -> None:
     names = list(models.gans)
     with gr.Row():
         with gr.Column():
-            model = gr.Dropdown(names, value=names[0] if names else None, label="model")
+            model = gr.Dropdown(names, value=models.default(names), label="model")
             card_under(models, model)
             label = gr.Number(-1, precision=0, label="class label (conditional models; -1: one of each, and "
                               "for the strip the class seed A draws)")  # fmt: skip

@@ -50,7 +50,7 @@ def upscale(
 
 def choices_for(models: AppModels, scale: str) -> gr.Dropdown:
     names = [name for name, m in models.upscalers.items() if f"x{m.scale}" == scale]
-    return gr.Dropdown(choices=names, value=names[-1] if names else None)
+    return gr.Dropdown(choices=names, value=models.default(names))
 
 
 def build(models: AppModels, guard) -> None:
@@ -61,7 +61,7 @@ def build(models: AppModels, guard) -> None:
         with gr.Column():
             image = uploaded_image(label="image", elem_id="sr-image")
             scale = gr.Radio(scales, value=default, label="scale")
-            model = gr.Dropdown(first, value=first[-1], label="model")
+            model = gr.Dropdown(first, value=models.default(first), label="model")
             card_under(models, model)
             button = gr.Button("Upscale", variant="primary")
         with gr.Column():

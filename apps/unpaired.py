@@ -48,7 +48,7 @@ def pick_model(models: AppModels, model: str | None) -> gr.Radio:
 
 def build(models: AppModels, guard) -> None:
     names = list(models.unpaired)
-    first = names[0] if names else None
+    first = models.default(names)
     with gr.Row():
         with gr.Column():
             photo = uploaded_image(label=f"photo (scaled to at most {MAX_SIDE} px a side)", elem_id="unpaired-image")

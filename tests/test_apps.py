@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from apps import edges2photo, gan, sr, unpaired
-from apps.common import load_models
+from apps.common import AppModels, load_models
 from apps.hub import build_hub, launch
 from core_gan.errors import UserError
 from gansuite.cli import main
@@ -66,6 +66,15 @@ def test_models_load_once_into_their_apps(models):
     assert set(models.translators) == {"p2p"} and set(models.unpaired) == {"cyc"}
     assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4"}
     assert set(models.gans) == {"digits", "cdigits"}
+    assert models.given == ["p2p", "cyc", "sr4 x4", "digits", "cdigits"]
+
+
+def test_pickers_offer_the_users_model_first_else_the_first_trained_one():
+    models = AppModels(given=["mine x4", "later x4"])
+    assert models.default(["bicubic x4", "srgan-x4 x4", "mine x4", "later x4"]) == "later x4"
+    assert models.default(["bicubic x4", "srgan-x4 x4", "realesrgan-x4plus x4"]) == "srgan-x4 x4"
+    assert models.default(["bicubic x2"]) == "bicubic x2"
+    assert models.default([]) is None
 
 
 def test_edges2photo_from_a_sketch_and_from_a_photo(models, tmp_path):
