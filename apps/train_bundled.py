@@ -53,7 +53,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half) on 96 px crops of "
         "HR tiles of the offline-photos corpus's 159 train photos at 1080 px",
         ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
-         "--lr", "2e-4", "--steps", "2500", "--decay-steps", "1250", "--log-every", "250", "--sample-every", "500",
+         "--lr", "2e-4", "--steps", "7500", "--decay-steps", "3750", "--log-every", "250", "--sample-every", "500",
          "--checkpoint-every", "500", *FAST],
     ),
     "srgan-x4": (
