@@ -2,15 +2,16 @@
 corpus's train split (built with `gansuite data download offline-photos` when missing); its test split
 and the bundled sample photos stay unseen.
 
-    python -m apps.train_bundled                   # every recipe, about 2.5 CPU hours on 2 cores
+    python -m apps.train_bundled                   # every recipe, about 6 CPU hours on 2 cores
     python -m apps.train_bundled --only edges2photo
     python -m apps.train_bundled --readme-figures docs
 
 Each recipe is one `gansuite train` command (seed 0) on data cut once from the corpus
-(`runs/bundled/data`); the finished run in `runs/bundled/NAME` is exported to
-`gansuite/checkpoints/NAME` as fp16 safetensors + `model.json` + `training.json` (the command,
-training minutes as logged by the trainer, parameters, the last logged figures and the figures
-measured on unseen photos, which the apps' model cards show). `--skip-trained` reuses finished runs.
+(`runs/bundled/data`), run after the one it starts from (`--init`) when that is missing. The finished
+run in `runs/bundled/NAME` is exported to `gansuite/checkpoints/NAME` as fp16 safetensors +
+`model.json` + `training.json` (the commands, training minutes as logged by the trainer, parameters,
+the last logged figures and the figures measured on unseen photos, which the apps' model cards show).
+`--skip-trained` reuses finished runs.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
          "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "srresnet-x4": (
-        "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half) on 96 px crops of "
-        "HR tiles of the offline-photos corpus's 159 train photos at 1080 px",
-        ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
-         "--lr", "2e-4", "--steps", "7500", "--decay-steps", "3750", "--log-every", "250", "--sample-every", "500",
-         "--checkpoint-every", "500", *FAST],
+        "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
+        "photos at 1080 px: srresnet-x4-base (7,500 steps), then 4,000 more steps from its weights at lr 1e-4 "
+        "decayed linearly to 0",
+        ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"),
+         "--init", str(RUNS / "srresnet-x4-base"), "--lr", "1e-4", "--steps", "4000", "--decay-steps", "4000",
+         "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "srgan-x4": (
         "SRGAN x4 from srresnet-x4 on the same HR tiles: MSE content loss (VGG19 weights are not available "
@@ -79,6 +81,17 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
          "--log-every", "250", *FAST],
     ),
 }  # fmt: skip
+
+BASES: dict[str, tuple[str, list[str]]] = {
+    "srresnet-x4-base": (
+        "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
+        ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
+         "--lr", "2e-4", "--steps", "7500", "--decay-steps", "3750", "--log-every", "250", "--sample-every", "500",
+         "--checkpoint-every", "500", *FAST],
+    ),
+}  # fmt: skip
+"""Runs that a recipe starts from (its ``--init``) and that are not bundled themselves: trained first when
+missing; their commands and minutes are part of the bundled model's card."""
 
 
 SCALES = {256: 1, 384: 2, 512: 3, 768: 4}
@@ -189,7 +202,23 @@ def last_figures(run: Path) -> dict[str, float]:
     return figures
 
 
-def export(name: str, description: str, args: list[str], run: Path) -> Path:
+def init_run(args: list[str]) -> Path | None:
+    """The run a recipe starts from (its ``--init``), if any."""
+    return Path(args[args.index("--init") + 1]) if "--init" in args else None
+
+
+def chain(name: str) -> list[str]:
+    """The BASES run ``name`` starts from (recursively), then ``name``: what its card accounts for."""
+    base = init_run((RECIPES | BASES)[name][1])
+    return [*chain(base.name), name] if base is not None and base.name in BASES else [name]
+
+
+def command_line(name: str) -> str:
+    args = (RECIPES | BASES)[name][1]
+    return "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", "")
+
+
+def export(name: str, description: str, run: Path) -> Path:
     """fp16 weights + model.json + training.json in gansuite/checkpoints/NAME."""
     dest = CHECKPOINTS / name
     dest.mkdir(parents=True, exist_ok=True)
@@ -199,10 +228,10 @@ def export(name: str, description: str, args: list[str], run: Path) -> Path:
     shutil.copyfile(run / "model.json", dest / "model.json")
     config = json.loads((run / "config.json").read_text())
     figures = last_figures(run)
+    seconds = sum(last_figures(RUNS / n)["time"] for n in chain(name))
     write_json(dest / "training.json", {
-        "description": description,
-        "command": "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", ""),
-        "params": config["params"], "steps": figures.get("step"), "train_minutes": round(figures["time"] / 60, 1),
+        "description": description, "command": " && ".join(command_line(n) for n in chain(name)),
+        "params": config["params"], "steps": figures.get("step"), "train_minutes": round(seconds / 60, 1),
         "last_logged": figures, **({"domains": DOMAINS[name]} if name in DOMAINS else {}),
     })  # fmt: skip
     return dest
@@ -279,21 +308,29 @@ def main() -> None:
     if not (a.corpus / "manifest.json").is_file() and cli(["data", "download", "offline-photos", str(a.corpus)]):
         raise SystemExit("the offline-photos corpus could not be built")
     for name in a.only or RECIPES:
-        description, args = RECIPES[name]
-        run = RUNS / name
-        if not (a.skip_trained and (run / "model.safetensors").is_file()):
-            if name == "edges2photo":
-                prepare_edges(prepare_scenes(a.corpus))
-            if name == "green2warm":
-                prepare_domains(prepare_scenes(a.corpus))
-            if name.startswith("sr"):
-                prepare_sr(a.corpus)
-            if cli([*args, "--out", str(run)]) != 0:
-                raise SystemExit(f"{name}: training failed")
-        dest = export(name, description, args, run)
+        train(name, a.corpus, retrain=not a.skip_trained)
+        dest = export(name, RECIPES[name][0], RUNS / name)
         training = json.loads((dest / "training.json").read_text())
         write_json(dest / "training.json", {**training, "figures": measured(name, dest, a.corpus)})
         print(f"{name}: exported to {dest}")
+
+
+def train(name: str, corpus: Path, retrain: bool) -> None:
+    """Train runs/bundled/NAME on data cut from the corpus, first its ``--init`` run when that is missing."""
+    args, run = (RECIPES | BASES)[name][1], RUNS / name
+    if not retrain and (run / "model.safetensors").is_file():
+        return
+    base = init_run(args)
+    if base is not None:
+        train(base.name, corpus, retrain=False)
+    if name == "edges2photo":
+        prepare_edges(prepare_scenes(corpus))
+    if name == "green2warm":
+        prepare_domains(prepare_scenes(corpus))
+    if name.startswith("sr"):
+        prepare_sr(corpus)
+    if cli([*args, "--out", str(run)]) != 0:
+        raise SystemExit(f"{name}: training failed")
 
 
 if __name__ == "__main__":

@@ -186,8 +186,8 @@ def translate(args: argparse.Namespace) -> None:
     from core_gan.data.images import open_image
     from gansuite.inference import Translator
 
+    files = _input_files(args.inputs)  # before the model, whose first start on a machine is timed
     model = Translator(args.run, args.device, args.paper_test_mode, args.direction, args.backend)
-    files = _input_files(args.inputs)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, path in enumerate(tqdm(files, desc="translate", unit="img")):
@@ -217,12 +217,12 @@ def upscale(args: argparse.Namespace) -> None:
 
     if args.tile and args.tile_overlap >= args.tile:
         raise UserError(f"--tile-overlap {args.tile_overlap}: must be smaller than --tile {args.tile}")
-    model = Upscaler(args.run, args.device, args.scale, args.backend)
-    files = _input_files(args.inputs)
+    files = _input_files(args.inputs)  # before the model, whose first start on a machine is timed
     stems = [p.stem for p in files]
     clash = next((p for p, s in zip(files, stems, strict=True) if stems.count(s) > 1), None)
     if clash is not None:
         raise UserError(f"{clash}: another input has the same name; outputs would overwrite each other")
+    model = Upscaler(args.run, args.device, args.scale, args.backend)
     args.out.mkdir(parents=True, exist_ok=True)
     for path in tqdm(files, desc="upscale", unit="img"):
         image = np.asarray(open_image(path, channels=0, keep_alpha=True))

@@ -187,10 +187,11 @@ def add_sr_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     else:
         flags.add_config_flags(net, "network", spec.recipe.network, choices={"scale": SCALES})
     if spec.name == "srresnet":
-        net.add_argument("--arch", default="srresnet", choices=("srresnet", "rrdb"),
-                         help="G: SRResNet, or ESRGAN's RRDBNet (x4) for its PSNR-oriented stage")  # fmt: skip
+        net.add_argument("--arch", choices=("srresnet", "rrdb"),
+                         help="G: SRResNet (default) or ESRGAN's RRDBNet (x4), for its PSNR stage")  # fmt: skip
         flags.add_config_flags(net, "rrdb", RRDBNetConfig(), ("growth",))
         flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss, ("content_loss",))
+        p.add_argument("--init", type=Path, help="start G from this run's weights (fine-tuning with a new schedule)")
     else:
         flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss)
         p.add_argument("--init", type=Path, help="start G from this run (the paper: a trained PSNR-oriented model)")
@@ -478,16 +479,18 @@ def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: ar
 def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] | None) -> Any:
     """The network of the ``--init`` run (flags may not change it), else the recipe's with the flags."""
     if init is not None:
-        changed = flags.given(args, "network")
+        changed = [flags.flag_name(k) for k in {**flags.given(args, "network"), **flags.given(args, "rrdb")}]
+        if getattr(args, "arch", None):
+            changed.append("--arch")
         if changed:
-            refuse(flags.flag_name(next(iter(changed))), f"G comes from the --init run {args.init}")
+            refuse(changed[0], f"G comes from the --init run {args.init}")
         cls = RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig
         if spec.name == "srgan" and cls is RRDBNetConfig:
             refuse(f"--init {args.init}", "is an RRDBNet: use `gansuite train esrgan`")
         if spec.name == "esrgan" and cls is SRResNetConfig:
             refuse(f"--init {args.init}", "is an SRResNet: esrgan trains an RRDBNet (srresnet --arch rrdb)")
         return config_from_dict(cls, init["config"])
-    if getattr(args, "arch", "srresnet") == "rrdb":
+    if getattr(args, "arch", None) == "rrdb":
         scale = flags.given(args, "network").get("scale", 4)
         if scale != 4:
             refuse(f"--scale {scale}", "--arch rrdb is x4")

@@ -166,6 +166,18 @@ def test_unknown_flag_value_and_wrong_data_kind(tmp_path, capsys):
     assert_one_line_error(code, err, "ring8", "needs images")
 
 
+@pytest.mark.parametrize("command, model", [("upscale", "Upscaler"), ("translate", "Translator")])
+def test_a_missing_input_is_named_before_the_model_loads(command, model, tmp_path, capsys, monkeypatch):
+    import gansuite.inference
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model loaded (and, on a new machine, was timed) before the inputs were checked")
+
+    monkeypatch.setattr(gansuite.inference, model, no_model)
+    code, err = run_cli([command, "srresnet-x4", tmp_path / "typo.png", "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "typo.png", "no such file")
+
+
 def test_sample_from_a_non_run(tmp_path, capsys):
     code, err = run_cli(["sample", tmp_path, "--out", tmp_path / "g.png"], capsys)
     assert_one_line_error(code, err, "model.json", "missing")

@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -211,6 +212,20 @@ def test_srresnet_training_records_params_validation_and_best(sr_run):
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if "eval/psnr" in line]
     assert [e["step"] for e in evals] == [3, 6] and all(e["eval/psnr"] > 0 for e in evals)
     assert (run / "best" / "model.safetensors").is_file() and (run / "checkpoints" / "best.pt").is_file()
+
+
+def test_srresnet_fine_tunes_from_an_init_run_whose_network_flags_cannot_change(sr_run, tmp_path):
+    root, run = sr_run
+    args = ["train", "srresnet", "--data", str(root / "hr"), "--init", str(run), "--out", str(tmp_path / "ft"),
+            "--steps", "1", "--batch-size", "2", "--crop-size", "32", "--lr", "1e-30"]  # fmt: skip
+    assert main(args) == 0
+    start = safetensors.torch.load_file(run / "model.safetensors")
+    tuned = safetensors.torch.load_file(tmp_path / "ft" / "model.safetensors")
+    params = [k for k in start if "running_" not in k and "num_batches" not in k]  # BN statistics do move
+    assert params and all(torch.equal(start[k], tuned[k]) for k in params), "at lr 1e-30 G stays where --init left it"
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["model"]["config"]["features"] == 8
+    for flag in (["--features", "16"], ["--arch", "rrdb"]):
+        assert main([*args[:-2], *flag, "--out", str(tmp_path / "x")]) == 2
 
 
 def test_srgan_stage_starts_from_the_srresnet_weights(sr_run, tmp_path):

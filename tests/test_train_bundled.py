@@ -48,3 +48,25 @@ def test_domains_come_from_the_train_scenes_and_hold_out_val_and_test(tmp_path, 
     root = train_bundled.prepare_domains(scenes)
     listing = {p.parent.name + "/" + p.name for p in root.glob("*/*.png")}
     assert listing == {"trainA/train0.png", "trainB/train1.png", "testA/val0.png", "testB/test0.png"}
+
+
+def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbundled_base(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_cli(args):
+        run = args[args.index("--out") + 1]
+        trained.append(run.rsplit("/", 1)[-1])
+        (tmp_path / trained[-1]).mkdir(exist_ok=True)
+        (tmp_path / trained[-1] / "model.safetensors").touch()
+        return 0
+
+    monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
+    monkeypatch.setattr(train_bundled, "cli", fake_cli)
+    monkeypatch.setattr(train_bundled, "prepare_sr", lambda corpus: None)
+    train_bundled.train("srgan-x4", tmp_path, retrain=True)
+    assert trained == ["srresnet-x4-base", "srresnet-x4", "srgan-x4"]
+    train_bundled.train("srgan-x4", tmp_path, retrain=True)
+    assert trained[3:] == ["srgan-x4"], "runs already there are not trained again"
+    assert train_bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4"]
+    assert train_bundled.chain("srgan-x4") == ["srgan-x4"], "srresnet-x4 has its own card"
+    assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
