@@ -382,8 +382,9 @@ def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_p
     assert "srresnet-x4" in capsys.readouterr().out
 
 
-def test_an_unknown_run_name_lists_the_bundled_ones(capsys):
-    assert main(["upscale", "no-such-model", "x.png", "--out", "out"]) == 2
+def test_an_unknown_run_name_lists_the_bundled_ones(tmp_path, capsys):
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    assert main(["upscale", "no-such-model", str(tmp_path / "x.png"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no-such-model: no such run directory or bundled model" in err and "srresnet-x4" in err
 

@@ -87,7 +87,9 @@ def test_imported_run_is_served_by_the_app(tmp_path, image, monkeypatch):
 
 def test_files_that_are_not_plain_weights_or_not_sr_are_refused(tmp_path, capsys):
     torch.save(ARCHITECTURES["SPAN"](), tmp_path / "pickled_module.pth")  # a pickle of code and objects
-    assert main(["upscale", str(tmp_path / "pickled_module.pth"), "x.png", "--out", str(tmp_path / "o")]) == 2
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    upscale = ["upscale", str(tmp_path / "pickled_module.pth"), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")]
+    assert main(upscale) == 2
     assert "refused: not plain weights" in capsys.readouterr().err
     torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, tmp_path / "unknown.pth")
     assert main(["weights", "import", "sr", "--from", str(tmp_path / "unknown.pth")]) == 2
