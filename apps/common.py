@@ -119,7 +119,7 @@ def model_card(run: Path) -> str:
     training, config = run / "training.json", run / "config.json"
     if training.is_file():
         t = json.loads(training.read_text())
-        lines = [t.get("description", ""), f"Trained {t['steps']} steps in {t['train_minutes']} CPU minutes."]
+        lines = [t.get("description", ""), f"Trained {t['steps']:,} steps in {t['train_minutes']} CPU minutes."]
         figures = dict(t.get("figures", {}))
         if figures:
             on = figures.pop("photos", "photos it never saw")

@@ -1,7 +1,11 @@
 """The data the bundled models learn from: scene crops at the scales users upload, the hue rule that
 splits CycleGAN's two domains, and held-out splits that stay held out."""
 
+import json
+
 import numpy as np
+import safetensors.torch
+import torch
 from PIL import Image
 
 from apps import train_bundled
@@ -56,17 +60,24 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
     def fake_cli(args):
         run = args[args.index("--out") + 1]
         trained.append(run.rsplit("/", 1)[-1])
-        (tmp_path / trained[-1]).mkdir(exist_ok=True)
-        (tmp_path / trained[-1] / "model.safetensors").touch()
+        out = tmp_path / trained[-1]
+        out.mkdir(exist_ok=True)
+        safetensors.torch.save_file({"w": torch.ones(2)}, out / "model.safetensors")
+        (out / "model.json").write_text("{}")
+        (out / "config.json").write_text(json.dumps({"params": {"G": 2}}))
+        (out / "metrics.jsonl").write_text(json.dumps({"step": 100, "time": 60.0}) + "\n")
         return 0
 
     monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
+    monkeypatch.setattr(train_bundled, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setattr(train_bundled, "cli", fake_cli)
     monkeypatch.setattr(train_bundled, "prepare_sr", lambda corpus: None)
     train_bundled.train("srgan-x4", tmp_path, retrain=True)
-    assert trained == ["srresnet-x4-base", "srresnet-x4", "srgan-x4"]
+    assert trained == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4", "srgan-x4"]
     train_bundled.train("srgan-x4", tmp_path, retrain=True)
-    assert trained[3:] == ["srgan-x4"], "runs already there are not trained again"
-    assert train_bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4"]
+    assert trained[4:] == ["srgan-x4"], "runs already there are not trained again"
+    assert train_bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4"]
     assert train_bundled.chain("srgan-x4") == ["srgan-x4"], "srresnet-x4 has its own card"
     assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
+    card = json.loads((train_bundled.export("srresnet-x4", "", tmp_path / "srresnet-x4") / "training.json").read_text())
+    assert (card["steps"], card["train_minutes"], card["command"].count("gansuite train srresnet")) == (300, 3.0, 3)
