@@ -174,6 +174,9 @@ def add_unpaired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
 def add_network_and_loss_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     flags.add_config_flags(p.add_argument_group("networks"), "network", spec.recipe.network)
     flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss)
+    p.add_argument("--init", type=Path,
+                   help="start the generators from this run's weights (a warm restart with a new schedule; "
+                        "the discriminators start afresh)")  # fmt: skip
 
 
 def add_sr_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
@@ -424,32 +427,58 @@ def preview_batch(dataset: Dataset, n: int) -> tuple[torch.Tensor, ...]:
     return tuple(torch.stack(t) for t in zip(*items, strict=True))
 
 
-def translation_networks(spec: ModelSpec, args: argparse.Namespace, **channels: int) -> Any:
-    net = replace(flags.replace(spec.recipe.network, args, "network"), **channels)
+def refuse_network_flags(args: argparse.Namespace, changed: list[str]) -> None:
+    if changed:
+        refuse(changed[0], f"the networks come from the --init run {args.init}")
+
+
+def translation_network(spec: ModelSpec, args: argparse.Namespace) -> tuple[Any, nn.ModuleDict | None]:
+    """The recipe's networks with the flags, or the ``--init`` run's (which the flags may not change)
+    with its generators."""
+    if args.init is None:
+        return flags.replace(spec.recipe.network, args, "network"), None
+    refuse_network_flags(args, [flags.flag_name(k) for k in flags.given(args, "network")])
+    from gansuite.runs import load_run
+
+    meta, generators = load_run(args.init, (spec.name,))
+    return config_from_dict(type(spec.recipe.network), meta["config"]), generators
+
+
+def translation_networks(
+    spec: ModelSpec, args: argparse.Namespace, net: Any, init: nn.ModuleDict | None, **channels: int
+) -> Any:
+    """The config, generators and discriminators for data of ``channels``; the generators hold the
+    ``--init`` run's weights when there is one."""
+    net = replace(net, **channels)
     try:
-        return net, *build(spec.name, net)
+        generators, discriminators = build(spec.name, net)
     except ValueError as e:
         raise UserError(f"--netG {net.netG}: {e}") from e
+    if init is not None:
+        generators.load_state_dict(init.state_dict())
+    return net, generators, discriminators
 
 
 def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """pix2pix on DATA/train, validated on DATA/val when there is one."""
     seed = runtime(args).seed
-    transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
+    network, init = translation_network(spec, args)
+    transform = paired_transform(args, network.netG)
     data = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
     root = Path(args.data)
     has_val = (root / "val").is_dir() or (root / "A" / "val").is_dir()
     val = PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict) if has_val else None
     preview = preview_batch(val if val is not None else data, 4)
     net, generators, discriminators = translation_networks(
-        spec, args, input_nc=preview[0].shape[1], output_nc=preview[1].shape[1]
+        spec, args, network, init, input_nc=preview[0].shape[1], output_nc=preview[1].shape[1]
     )
     loss = flags.replace(recipe.loss, args, "loss")
     objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview)
     evaluator = paired_validation(val, args.eval_samples) if val is not None and args.eval_every != 0 else None
     return Setup(
         objective, data, {"model": spec.name, "config": asdict(net), "direction": args.direction},
-        {"objective": asdict(loss), "transform": asdict(transform)}, evaluator=evaluator, best_metric="psnr",
+        {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or "")},
+        evaluator=evaluator, best_metric="psnr",
         has_validation=val is not None, no_evaluation=f"{args.data} has no val split",
     )  # fmt: skip
 
@@ -457,18 +486,19 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
 def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """CycleGAN on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
     seed = runtime(args).seed
-    transform = paired_transform(args, flags.replace(recipe.network, args, "network").netG)
+    network, init = translation_network(spec, args)
+    transform = paired_transform(args, network.netG)
     data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=seed, strict=args.strict)
     root = Path(args.data)
     has_test = (root / "testA").is_dir() and (root / "testB").is_dir()
     preview = preview_batch(UnpairedFolder(root, "test", transform, train=False) if has_test else data, 2)
     channels = {"a_nc": preview[0].shape[1], "b_nc": preview[1].shape[1]}
-    net, generators, discriminators = translation_networks(spec, args, **channels)
+    net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
     loss = flags.replace(recipe.loss, args, "loss")
     objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview, seed)
     return Setup(
         objective, data, {"model": spec.name, "config": asdict(net)},
-        {"objective": asdict(loss), "transform": asdict(transform)},
+        {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or "")},
     )  # fmt: skip
 
 
@@ -482,8 +512,7 @@ def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] |
         changed = [flags.flag_name(k) for k in {**flags.given(args, "network"), **flags.given(args, "rrdb")}]
         if getattr(args, "arch", None):
             changed.append("--arch")
-        if changed:
-            refuse(changed[0], f"G comes from the --init run {args.init}")
+        refuse_network_flags(args, changed)
         cls = RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig
         if spec.name == "srgan" and cls is RRDBNetConfig:
             refuse(f"--init {args.init}", "is an RRDBNet: use `gansuite train esrgan`")

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from PIL import Image
 from torch import nn
@@ -162,3 +163,22 @@ def test_cli_train_and_translate_both_directions(tmp_path, capsys):
         image = np.asarray(Image.open(path).convert("RGB"))
         errors.append(np.abs(f(g(image)).astype(float) - image).mean() / 127.5)
     assert result["cycle_A_l1"] == pytest.approx(np.mean(errors)) and np.isfinite(result["cycle_B_psnr"])
+
+
+def test_a_warm_restart_starts_the_generators_from_an_init_run_and_keeps_its_networks(tmp_path, capsys):
+    _unpaired(tmp_path / "data", size=36)
+    common = ["--data", str(tmp_path / "data"), "--crop-size", "32", "--steps", "1", "--log-every", "1",
+              "--sample-every", "1", "--checkpoint-every", "1", "--device", "cpu"]  # fmt: skip
+    first = tmp_path / "first"
+    assert main(["train", "cyclegan", *common, "--out", str(first), "--netG", "resnet_2blocks", "--ngf", "4",
+                 "--ndf", "4"]) == 0  # fmt: skip
+    restart = ["train", "cyclegan", *common, "--init", str(first), "--lr", "1e-30"]
+    assert main([*restart, "--out", str(tmp_path / "again")]) == 0
+    start = safetensors.torch.load_file(first / "model.safetensors")
+    again = safetensors.torch.load_file(tmp_path / "again" / "model.safetensors")
+    assert set(start) == set(again) and all(torch.equal(start[k], again[k]) for k in start)
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert config["model"]["config"]["ngf"] == 4 and config["init"] == str(first)
+    capsys.readouterr()
+    assert main([*restart, "--ngf", "8", "--out", str(tmp_path / "x")]) == 2
+    assert "--ngf: the networks come from the --init run" in capsys.readouterr().err

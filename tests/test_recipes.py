@@ -106,7 +106,8 @@ def test_each_model_lists_only_its_own_flags_and_every_argument_has_help():
     assert "--netD" in flags["pix2pix"] and "--netD" not in flags["cyclegan"]
     assert "--eval-every" in flags["pix2pix"] and "--eval-every" not in flags["cyclegan"]
     assert "--crop-size" in flags["srgan"] and "--image-size" not in flags["pix2pix"] | flags["srresnet"]
-    assert "--init" in flags["srgan"] & flags["esrgan"] & flags["srresnet"] and "--init" not in flags["pix2pix"]
+    assert "--init" in flags["srgan"] & flags["esrgan"] & flags["srresnet"] & flags["pix2pix"] & flags["cyclegan"]
+    assert "--init" not in flags["dcgan"] | flags["cgan"]
     assert "--conditioning" in flags["cgan"] and "--conditioning" not in flags["dcgan"]
 
 
