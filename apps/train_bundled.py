@@ -38,6 +38,7 @@ SAMPLES = ROOT / "datasets" / "samples"
 RUNS = ROOT / "runs" / "bundled"
 FAST = ["--precision", "auto"]  # bf16 where this CPU computes it natively (core_gan.device.auto_precision)
 SR_DATA = RUNS / "data" / "sr"
+GREEN2WARM_DATA = ["--data", str(RUNS / "data" / "green2warm"), "--load-size", "256", "--crop-size", "128"]
 DOMAINS = {"green2warm": ["green", "warm"]}
 """CycleGAN models: the names of domains A and B, shown by the app's direction picker."""
 
@@ -72,10 +73,12 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     ),
     "green2warm": (
         "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) (resnet_6blocks, ngf 32, "
-        "resize-convolutions) on 128 px crops of corpus scenes split by a hue rule (apps/train_bundled.py domain)",
-        ["train", "cyclegan", "--data", str(RUNS / "data" / "green2warm"), "--netG", "resnet_6blocks", "--ngf", "32",
-         "--ndf", "32", "--upsample", "resize", "--load-size", "256", "--crop-size", "128", "--steps", "2000",
-         "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        "resize-convolutions) on 128 px crops of corpus scenes split by a hue rule (apps/train_bundled.py domain): "
+        "green2warm-base (2,000 steps), then 7,000 steps from its weights with the cycle weights 2.5x (25; the "
+        "identity term's weight stays 5)",
+        ["train", "cyclegan", *GREEN2WARM_DATA, "--init", str(RUNS / "green2warm-base"), "--lambda-a", "25",
+         "--lambda-b", "25", "--lambda-identity", "0.2", "--steps", "7000", "--log-every", "250",
+         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "digits-dcgan": (
         "DCGAN on scikit-learn's 1,797 handwritten digits at 32 px",
@@ -89,6 +92,12 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 BASES: dict[str, tuple[str, list[str]]] = {
+    "green2warm-base": (
+        "CycleGAN (resnet_6blocks, ngf 32, resize-convolutions, cycle weights 10), 2,000 steps",
+        ["train", "cyclegan", *GREEN2WARM_DATA, "--netG", "resnet_6blocks", "--ngf", "32", "--ndf", "32",
+         "--upsample", "resize", "--steps", "2000", "--log-every", "250", "--sample-every", "500",
+         "--checkpoint-every", "500", *FAST],
+    ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
         ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
@@ -336,7 +345,7 @@ def train(name: str, corpus: Path, retrain: bool) -> None:
         train(base.name, corpus, retrain=False)
     if name == "edges2photo":
         prepare_edges(prepare_scenes(corpus))
-    if name == "green2warm":
+    if name.startswith("green2warm"):
         prepare_domains(prepare_scenes(corpus))
     if name.startswith("sr"):
         prepare_sr(corpus)
