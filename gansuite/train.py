@@ -455,7 +455,11 @@ def translation_networks(
     except ValueError as e:
         raise UserError(f"--netG {net.netG}: {e}") from e
     if init is not None:
-        generators.load_state_dict(init.state_dict())
+        try:
+            generators.load_state_dict(init.state_dict())
+        except RuntimeError as e:
+            reason = (str(e).splitlines()[1:] or [str(e)])[0].strip()
+            raise UserError(f"--init {args.init}: its generators do not fit this data ({reason})") from e
     return net, generators, discriminators
 
 

@@ -182,3 +182,8 @@ def test_a_warm_restart_starts_the_generators_from_an_init_run_and_keeps_its_net
     capsys.readouterr()
     assert main([*restart, "--ngf", "8", "--out", str(tmp_path / "x")]) == 2
     assert "--ngf: the networks come from the --init run" in capsys.readouterr().err
+    meta = json.loads((first / "model.json").read_text())
+    (first / "model.json").write_text(json.dumps({**meta, "generators": ["G_AB"]}))
+    safetensors.torch.save_file({k: v for k, v in start.items() if k.startswith("G_AB.")}, first / "model.safetensors")
+    assert main([*restart, "--out", str(tmp_path / "y")]) == 2
+    assert "--init" in (err := capsys.readouterr().err) and "generators do not fit" in err and "G_BA" in err
