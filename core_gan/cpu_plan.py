@@ -41,12 +41,13 @@ from core_gan.speed import (
     choose_conv_kernels,
     nnpack_computes,
     shuffle_after_convolutions,
+    slope_prelus,
 )
 
 TOLERANCE = 2 * 2 / 255
 """Two grey levels, in the generators' [-1, 1] units."""
 PIN = "GANSUITE_CPU_PLAN"
-PLAN_FORMAT = 4
+PLAN_FORMAT = 5
 """Part of every cache key: plans measured by an earlier version are measured again."""
 
 
@@ -70,6 +71,7 @@ class CpuPlan:
         function of fp32 (B, C, H, W) -> fp32 maps."""
         network.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         choose_conv_kernels(network, self.kernels)
+        slope_prelus(network)
 
         def run(x: torch.Tensor) -> torch.Tensor:
             if self.channels_last:

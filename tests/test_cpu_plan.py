@@ -1,6 +1,7 @@
 """The CPU inference plan: measured once per machine and network, cached, and never further than
 two grey levels from fp32, checked on photos."""
 
+import copy
 import json
 
 import numpy as np
@@ -16,10 +17,12 @@ from core_gan.speed import (
     LIBRARY,
     NNPACK,
     KernelChoiceConv2d,
+    SlopePReLU,
     choose_conv_kernels,
     nnpack_available,
     nnpack_computes,
     shuffle_after_convolutions,
+    slope_prelus,
     subpixel_convolution,
 )
 from gansuite.inference import Upscaler
@@ -198,6 +201,23 @@ def test_srresnet_moves_only_its_output_shuffle_and_computes_the_same_function()
     assert isinstance(shuffle, torch.nn.PixelShuffle) and shuffle.upscale_factor == 2
     assert isinstance(net.tail, torch.nn.Conv2d) and isinstance(net.upsample[4], torch.nn.PixelShuffle)
     assert moved.get_submodule("upsample.3") is net.upsample[3], "the layers are shared, not copied"
+
+
+def test_a_single_prelu_becomes_its_leaky_relu_at_inference_and_keeps_its_gradient_in_training():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.PReLU(init=0.3), torch.nn.PReLU(4))
+    plain, x = copy.deepcopy(net), torch.randn(2, 3, 8, 8)
+    slope_prelus(net)
+    assert type(net[1]) is SlopePReLU and type(net[2]) is torch.nn.PReLU, "a per-channel PReLU is kept"
+    assert net.state_dict().keys() == plain.state_dict().keys()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), plain(x), atol=0, rtol=0)
+        for dtype in (torch.float32, torch.bfloat16):
+            y = x.to(dtype) * 3
+            torch.testing.assert_close(net[1](y), torch.nn.functional.prelu(y, net[1].weight.to(dtype)))
+    net(x).sum().backward()
+    plain(x).sum().backward()
+    torch.testing.assert_close(net[1].weight.grad, plain[1].weight.grad)
 
 
 @pytest.mark.parametrize("between", [torch.nn.BatchNorm2d(4), torch.nn.PReLU(4)])
