@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +214,22 @@ def prepare_sr(corpus: Path) -> Path:
     return root
 
 
+def edges_data(corpus: Path) -> Path:
+    return prepare_edges(prepare_scenes(corpus))
+
+
+def domains_data(corpus: Path) -> Path:
+    return prepare_domains(prepare_scenes(corpus))
+
+
+PREPARE: dict[str, Callable[[Path], Path]] = {
+    str(RUNS / "data" / "edges"): edges_data,
+    str(RUNS / "data" / "green2warm"): domains_data,
+    str(SR_DATA / "train"): prepare_sr,
+}
+"""A recipe's ``--data`` folder -> what cuts it from the corpus (a recipe on a built-in dataset has none)."""
+
+
 def last_figures(run: Path) -> dict[str, float]:
     """The last logged value of every figure in metrics.jsonl (losses, and validation when present)."""
     figures: dict[str, float] = {}
@@ -221,9 +238,15 @@ def last_figures(run: Path) -> dict[str, float]:
     return figures
 
 
+def flag(args: list[str], name: str) -> str | None:
+    """The value of flag ``name`` in a recipe's arguments, if it has one."""
+    return args[args.index(name) + 1] if name in args else None
+
+
 def init_run(args: list[str]) -> Path | None:
     """The run a recipe starts from (its ``--init``), if any."""
-    return Path(args[args.index("--init") + 1]) if "--init" in args else None
+    init = flag(args, "--init")
+    return Path(init) if init is not None else None
 
 
 def chain(name: str) -> list[str]:
@@ -259,26 +282,27 @@ def export(name: str, description: str, run: Path) -> Path:
 
 def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     """The model's card figures, measured by the benchmarks' own code on images it never saw."""
-    if name == "edges2photo":
+    kind, data = json.loads((model / "model.json").read_text())["model"], Path(flag(RECIPES[name][1], "--data") or "")
+    if kind == "pix2pix":
         from benchmarks.bench_edges2photo import evaluate, training_mean_colour
 
         photos = readable(list_images(corpus / "test"))
-        m = evaluate(Translator(model), photos, training_mean_colour(RUNS / "data" / "edges" / "train"))["model"]
+        m = evaluate(Translator(model), photos, training_mean_colour(data / "train"))["model"]
         return {"photos": f"the corpus's {len(photos)} test photos", "edge F1": f"{m['edge F1']:.2f}",
                 "grid ratio": f"{m['grid']:.2f}", "sharpness": f"{m['sharpness']:.2f}",
                 "colour error (Delta E)": f"{m['Delta E']:.1f}", "PSNR": f"{m['PSNR dB']:.2f} dB",
                 "SSIM": f"{m['SSIM']:.3f}"}  # fmt: skip
-    if name.startswith("sr"):
+    if kind in ("srresnet", "srgan"):
         from benchmarks.bench_sr_quality import corpus_test, evaluate
 
         photos = corpus_test(corpus)
         gain = evaluate(Upscaler(model), photos)["psnr"] - evaluate(Upscaler("bicubic"), photos)["psnr"]
         return {"photos": f"the corpus's {len(photos)} test photos", "PSNR-Y over bicubic": f"{gain:+.2f} dB"}
-    if name in DOMAINS:
+    if kind == "cyclegan":
         from benchmarks.bench_unpaired import measure
 
         figures = {"photos": "held-out scenes (val and test photos)"}
-        for r in measure(model, RUNS / "data" / name):
+        for r in measure(model, data):
             figures[f"{r['direction']} taken for the target by a judge CNN"] = f"{r['translated taken for target']:.0%}"
             figures[f"cycle PSNR {r['direction']}"] = f"{r['cycle PSNR dB']:.1f} dB"
         return figures
@@ -343,12 +367,9 @@ def train(name: str, corpus: Path, retrain: bool) -> None:
     base = init_run(args)
     if base is not None:
         train(base.name, corpus, retrain=False)
-    if name == "edges2photo":
-        prepare_edges(prepare_scenes(corpus))
-    if name.startswith("green2warm"):
-        prepare_domains(prepare_scenes(corpus))
-    if name.startswith("sr"):
-        prepare_sr(corpus)
+    prepare = PREPARE.get(flag(args, "--data") or "")
+    if prepare is not None:
+        prepare(corpus)
     if cli([*args, "--out", str(run)]) != 0:
         raise SystemExit(f"{name}: training failed")
 

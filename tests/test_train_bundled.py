@@ -71,8 +71,10 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
     monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
     monkeypatch.setattr(train_bundled, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setattr(train_bundled, "cli", fake_cli)
-    monkeypatch.setattr(train_bundled, "prepare_sr", lambda corpus: None)
+    prepared = []
+    monkeypatch.setitem(train_bundled.PREPARE, str(train_bundled.SR_DATA / "train"), prepared.append)
     train_bundled.train("srgan-x4", tmp_path, retrain=True)
+    assert prepared == [tmp_path] * 4, "each run cuts its --data from the corpus (a no-op once it is there)"
     assert trained == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4", "srgan-x4"]
     train_bundled.train("srgan-x4", tmp_path, retrain=True)
     assert trained[4:] == ["srgan-x4"], "runs already there are not trained again"
@@ -82,3 +84,9 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
     assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
     card = json.loads((train_bundled.export("srresnet-x4", "", tmp_path / "srresnet-x4") / "training.json").read_text())
     assert (card["steps"], card["train_minutes"], card["command"].count("gansuite train srresnet")) == (300, 3.0, 3)
+
+
+def test_every_recipe_reads_a_built_in_dataset_or_data_cut_from_the_corpus():
+    for name, (_, args) in (train_bundled.RECIPES | train_bundled.BASES).items():
+        data = train_bundled.flag(args, "--data")
+        assert data == "digits" or data in train_bundled.PREPARE, f"{name}: nothing prepares --data {data}"
