@@ -66,10 +66,13 @@ def run_tiled(
     once. ``progress(done, total)`` is called after each tile. An error in a tile propagates, naming
     the tile: no partial result is returned."""
     c, h, w = image.shape
-    if tile <= 0:
-        return to_hwc(network(image[None])[0].float().cpu(), dtype)
-    if not 0 <= overlap < tile:
+    if tile > 0 and not 0 <= overlap < tile:
         raise ValueError(f"tile overlap must be in [0, tile), got overlap {overlap} with tile {tile}")
+    if tile <= 0 or max(h, w) <= tile:  # one tile: nothing to blend, no float canvas to fill
+        whole = network(image[None])[0].float().cpu()
+        if progress is not None:
+            progress(1, 1)
+        return to_hwc(whole, dtype)
     half = overlap / 2
     rows, cols = _cores(h, tile), _cores(w, tile)
     out = np.empty((h * scale, w * scale, c), dtype)

@@ -186,6 +186,16 @@ def test_tiles_report_progress_and_overlap_must_be_smaller_than_the_tile():
         run_tiled(_tiny_network(2), torch.rand(3, 8, 8), 2, tile=16, overlap=16)
 
 
+def test_an_image_within_one_tile_is_run_whole_and_reports_one_tile():
+    network, image, calls = _tiny_network(2), torch.rand(3, 16, 12), []
+    one_tile = run_tiled(network, image, 2, tile=16, overlap=4, progress=lambda d, t: calls.append((d, t)))
+    with torch.no_grad():
+        expected = (network(image[None])[0].clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    np.testing.assert_array_equal(one_tile, expected)
+    assert calls == [(1, 1)]
+    assert one_tile.shape == (32, 24, 3) and one_tile.dtype == np.uint8
+
+
 @pytest.fixture(scope="module")
 def sr_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sr")
