@@ -51,6 +51,14 @@ def fine_tune(init: Path) -> list[str]:
             "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
 
 
+def cyclegan_restart(init: str, cycle: float, identity: float, steps: int) -> list[str]:
+    """green2warm from run ``init``'s generators: a warm restart with heavier cycle weights (the identity
+    term weighs ``identity`` x ``cycle``); the learning rate decays to 0 over its second half."""
+    return ["train", "cyclegan", *GREEN2WARM_DATA, "--init", str(RUNS / init), "--lambda-a", str(cycle),
+            "--lambda-b", str(cycle), "--lambda-identity", str(identity), "--steps", str(steps), "--log-every", "250",
+            "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
+
+
 # name -> (description, gansuite arguments without --out)
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
@@ -75,11 +83,10 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "green2warm": (
         "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) (resnet_6blocks, ngf 32, "
         "resize-convolutions) on 128 px crops of corpus scenes split by a hue rule (apps/train_bundled.py domain): "
-        "green2warm-base (2,000 steps), then 7,000 steps from its weights with the cycle weights 2.5x (25; the "
-        "identity term's weight stays 5)",
-        ["train", "cyclegan", *GREEN2WARM_DATA, "--init", str(RUNS / "green2warm-base"), "--lambda-a", "25",
-         "--lambda-b", "25", "--lambda-identity", "0.2", "--steps", "7000", "--log-every", "250",
-         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        "green2warm-base (2,000 steps), then two warm restarts from the generators before (fresh discriminators): "
+        "7,000 steps with cycle weights 25 (green2warm-cycle25), then 4,000 with cycle weights 60; the identity "
+        "term's weight stays at about 5",
+        cyclegan_restart("green2warm-cycle25", cycle=60, identity=0.1, steps=4000),
     ),
     "digits-dcgan": (
         "DCGAN on scikit-learn's 1,797 handwritten digits at 32 px",
@@ -93,6 +100,10 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 BASES: dict[str, tuple[str, list[str]]] = {
+    "green2warm-cycle25": (
+        "green2warm-base, then 7,000 steps from its generators with cycle weights 25 (identity 0.2 x 25 = 5)",
+        cyclegan_restart("green2warm-base", cycle=25, identity=0.2, steps=7000),
+    ),
     "green2warm-base": (
         "CycleGAN (resnet_6blocks, ngf 32, resize-convolutions, cycle weights 10), 2,000 steps",
         ["train", "cyclegan", *GREEN2WARM_DATA, "--netG", "resnet_6blocks", "--ngf", "32", "--ndf", "32",

@@ -27,7 +27,8 @@ def vector_units() -> str:
         return "AMX-BF16"
     if "avx512_bf16" in flags:
         return "AVX-512 BF16"
-    return "AVX2, no native bf16" if "avx2" in flags else "no AVX2"
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{widest}, no native bf16"
 
 
 def machine() -> str:
