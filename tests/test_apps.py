@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from apps import edges2photo, gan, sr, unpaired
-from apps.common import AppModels, load_models
+from apps.common import AppModels, ResultFiles, load_models
 from apps.hub import build_hub, launch
 from core_gan.errors import UserError
 from gansuite.cli import main
@@ -398,3 +398,14 @@ def test_a_busy_port_is_a_one_line_error(models):
         port = busy.getsockname()[1]
         with pytest.raises(UserError, match=f"--port {port}: cannot serve there"):
             launch(build_hub(models, ("gan",)), "127.0.0.1", port, "cpu", block=False)
+
+
+def test_result_pngs_keep_the_true_pixels_and_only_the_newest_files():
+    rng = np.random.default_rng(0)
+    flat = np.full((40, 60, 3), 200, np.uint8)
+    flat[10:30, 20:40] = (20, 90, 30)
+    results = ResultFiles(keep=2)
+    paths = [results.png(image) for image in (rng.integers(0, 256, (40, 60, 3), np.uint8), flat, flat[:, :, 0])]
+    assert not os.path.exists(paths[0]), "only the newest 2 are kept"
+    np.testing.assert_array_equal(np.asarray(Image.open(paths[1])), flat)
+    np.testing.assert_array_equal(np.asarray(Image.open(paths[2])), flat[:, :, 0])
