@@ -293,7 +293,8 @@ def export(name: str, description: str, run: Path) -> Path:
 
 def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     """The model's card figures, measured by the benchmarks' own code on images it never saw."""
-    kind, data = json.loads((model / "model.json").read_text())["model"], Path(flag(RECIPES[name][1], "--data") or "")
+    kind = json.loads((model / "model.json").read_text())["model"]
+    data = Path(flag(RECIPES[name][1], "--data") or "")
     if kind == "pix2pix":
         from benchmarks.bench_edges2photo import evaluate, training_mean_colour
 
