@@ -2,7 +2,7 @@
 bundled sample photos, next to two trivial baselines (a uniform grey image; the training photos' mean
 colour).
 
-    python -m benchmarks.bench_edges2photo [--model edges2photo] [--corpus DIR] [--record]
+    python -m benchmarks.bench_edges2photo [--model edges2photo] [--corpus DIR] [--split test] [--record]
 
 Each photo goes through what the app does: its centre square at 256 px, the default edge recipe of
 `gansuite data edges`, the model. Figures per set (means; the grid ratio is a median):
@@ -70,6 +70,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="edges2photo", help="a run directory or a bundled model's name")
     p.add_argument("--corpus", type=Path, default=BUNDLED_DATA / "offline-photos", help="the offline-photos corpus")
+    p.add_argument("--split", default="test", choices=["val", "test"],
+                   help="the corpus split to score (val: to choose settings; test: the figures reported)")  # fmt: skip
     p.add_argument("--train-pairs", type=Path, default=BUNDLED_DATA / "edges" / "train",
                    help="the model's training pairs, for the mean-colour baseline")  # fmt: skip
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
@@ -78,7 +80,7 @@ def main() -> None:
     mean_colour = training_mean_colour(a.train_pairs)
     table = []
     sets = {
-        "corpus test split": readable(list_images(a.corpus / "test")),
+        f"corpus {a.split} split": readable(list_images(a.corpus / a.split)),
         "bundled samples": readable(list_images(SAMPLES)),
     }
     for set_name, photos in sets.items():

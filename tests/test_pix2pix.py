@@ -13,7 +13,14 @@ from core_gan.models.translators import PatchDiscriminator, make_generator, upsa
 from core_gan.nn import count_parameters, init_weights
 from gansuite.cli import main
 from gansuite.inference import Translator
-from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective, build_discriminator, build_generator
+from translation.pix2pix import (
+    Pix2PixConfig,
+    Pix2PixLoss,
+    Pix2PixObjective,
+    build_discriminator,
+    build_generator,
+    gradient_map,
+)
 
 
 def test_parameter_counts_match_the_reference_implementation():
@@ -60,14 +67,17 @@ def test_pixelgan_and_n_layers_discriminators():
     assert PatchDiscriminator(6, 8, 3)(torch.randn(1, 6, 256, 256)).shape == (1, 1, 30, 30)  # 70x70 patches
 
 
-def _objective(gan_mode="vanilla"):
+PAPER_LOSS = Pix2PixLoss()
+
+
+def _objective(loss: Pix2PixLoss = PAPER_LOSS):
     torch.manual_seed(0)
     config = Pix2PixConfig(netG="unet_32", ngf=4, ndf=4)
     G, D = build_generator(config), build_discriminator(config)
     init_weights(G)
     init_weights(D)
     pair = (torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1)
-    return Pix2PixObjective(G, D, Pix2PixLoss(gan_mode=gan_mode), pair), pair
+    return Pix2PixObjective(G, D, loss, pair), pair
 
 
 def test_the_conditioned_discriminator_sees_input_and_output_six_channels():
@@ -93,6 +103,33 @@ def test_loss_terms_have_the_papers_weights():
     assert g["l1"].item() == pytest.approx(100 * F.l1_loss(fake, y).item(), rel=1e-5)
     assert g["adv"].item() == pytest.approx(gan.g_loss(D(torch.cat([x, fake], 1))).item(), rel=1e-5)
     assert g["total"].item() == pytest.approx(g["adv"].item() + g["l1"].item(), rel=1e-6)
+
+
+def test_gradient_map_is_the_length_of_central_differences_and_has_no_sign():
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8) * 0.1  # I = 0.1 x: interior dx = 0.2, dy = 0
+    assert torch.allclose(gradient_map(ramp)[..., 1:-1], torch.full((1, 1, 8, 6), 0.2), atol=1e-4)
+    step = torch.zeros(2, 3, 8, 8)
+    step[..., 4:] = 1.0
+    assert torch.equal(gradient_map(step), gradient_map(-step))
+    assert gradient_map(torch.ones(1, 3, 5, 5)).max() < 1e-2
+
+
+def test_blurred_gradient_maps_score_a_step_edge_but_hardly_a_thin_line_traced_along_it():
+    step, line = torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)
+    step[..., 16:] = 1.0
+    line[..., 16] = 1.0
+    assert gradient_map(line).max() == pytest.approx(gradient_map(step).max().item(), rel=1e-3)
+    assert gradient_map(line, sigma=2).max() < 0.3 * gradient_map(step, sigma=2).max()
+
+
+def test_the_gradient_term_is_off_by_default_and_weighs_the_gradient_maps_l1():
+    objective, pair = _objective()
+    assert "gradient" not in objective.g_loss(pair)
+    objective, (x, y) = _objective(Pix2PixLoss(lambda_gradient=7.0, gradient_sigma=1.5))
+    g = objective.g_loss((x, y))
+    maps = gradient_map(objective.generators["G"](x), 1.5), gradient_map(y, 1.5)
+    assert g["gradient"].item() == pytest.approx(7 * F.l1_loss(*maps).item(), rel=1e-5)
+    assert g["total"].item() == pytest.approx(g["adv"].item() + g["l1"].item() + g["gradient"].item(), rel=1e-6)
 
 
 def test_g_step_reuses_the_d_steps_forward_pass():
