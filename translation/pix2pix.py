@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import kornia
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,6 +83,8 @@ def gradient_map(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     either polarity scores the same. With ``sigma``, of the image blurred first: then a thin line
     traced along an edge, which M alone scores as two edges, nearly vanishes."""
     if sigma > 0:
+        import kornia  # here, not at the top: inference imports this file and never blurs
+
         k = 2 * math.ceil(3 * sigma) + 1
         x = kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="replicate")
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
