@@ -187,3 +187,22 @@ def test_a_warm_restart_starts_the_generators_from_an_init_run_and_keeps_its_net
     safetensors.torch.save_file({k: v for k, v in start.items() if k.startswith("G_AB.")}, first / "model.safetensors")
     assert main([*restart, "--out", str(tmp_path / "y")]) == 2
     assert "--init" in (err := capsys.readouterr().err) and "generators do not fit" in err and "G_BA" in err
+
+
+@pytest.mark.parametrize("policy", ["none", "translation+cutout"])
+def test_diffaugment_changes_what_both_discriminators_see_in_both_updates(policy):
+    objective, pair = _objective(CycleGANLoss(diffaugment=policy, pool_size=0))
+    seen = {name: [] for name in ("D_A", "D_B")}
+    for name, d in objective.discriminators.items():
+        d.register_forward_pre_hook(lambda _, args, name=name: seen[name].append(args[0].detach()))
+    objective.d_loss(pair)
+    objective.g_loss(pair)
+    a, b = pair
+    fakes = objective.generators["G_BA"](b).detach(), objective.generators["G_AB"](a).detach()
+    for name, real, fake in (("D_A", a, fakes[0]), ("D_B", b, fakes[1])):
+        shown = seen[name]
+        assert len(shown) == 3, "real and fake in D's update, fake in G's"
+        untouched = [torch.equal(x, y) for x, y in zip(shown, (real, fake, fake), strict=True)]
+        assert all(untouched) if policy == "none" else not any(untouched)
+        if policy != "none":
+            assert all((x == 0).any() for x in shown), "each input has its cut-out square"

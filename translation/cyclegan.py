@@ -8,6 +8,7 @@ objective (Eq. 3) is L_GAN(G, D_B) + L_GAN(F, D_A) + lambda L_cyc(G, F), with th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core_gan.config import option
+from core_gan.diffaugment import POLICY_HELP, Policy, diff_augment
 from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm, acts_per_image
@@ -61,6 +63,7 @@ class CycleGANLoss:
     lambda_b: float = option(10.0, "weight of the cycle term ||G(F(b)) - b||_1", low=0)
     lambda_identity: float = option(0.5, "identity weight, times lambda (0: off)", low=0)
     pool_size: int = option(50, "history of generated images shown to D (0: none)", low=0)
+    diffaugment: Policy = option("none", POLICY_HELP)
 
 
 class ImagePool:
@@ -127,13 +130,17 @@ class CycleGANObjective(Networks):
         a, b = batch
         g, f = self.generators["G_AB"], self.generators["G_BA"]
         fake_b, fake_a = self.fakes.put(batch, (g(a), f(b)))
-        d_a, d_b = self.discriminators["D_A"], self.discriminators["D_B"]
+        d_a, d_b = partial(self.judge, "D_A"), partial(self.judge, "D_B")
         losses = {
             "D_B": 0.5 * self.gan.d_loss(d_b(b), d_b(self.pools["B"].query(fake_b))),
             "D_A": 0.5 * self.gan.d_loss(d_a(a), d_a(self.pools["A"].query(fake_a))),
         }
         losses["total"] = losses["D_A"] + losses["D_B"]
         return losses
+
+    def judge(self, name: str, images: torch.Tensor) -> torch.Tensor:
+        """Discriminator ``name`` on ``images``, through DiffAugment when the loss asks for it."""
+        return self.discriminators[name](diff_augment(images, self.config.diffaugment))
 
     def after_d_step(self) -> None:
         """Nothing to do: CycleGAN has no weight clipping."""
@@ -149,8 +156,8 @@ class CycleGANObjective(Networks):
         rec_a, idt_a = self.cycle_and_identity(f, fake_b, a if identity else None)  # F(G(a)), F(a)
         rec_b, idt_b = self.cycle_and_identity(g, fake_a, b if identity else None)  # G(F(b)), G(b)
         losses = {
-            "adv_AB": self.gan.g_loss(self.discriminators["D_B"](fake_b)),
-            "adv_BA": self.gan.g_loss(self.discriminators["D_A"](fake_a)),
+            "adv_AB": self.gan.g_loss(self.judge("D_B", fake_b)),
+            "adv_BA": self.gan.g_loss(self.judge("D_A", fake_a)),
             "cycle_A": c.lambda_a * F.l1_loss(rec_a.float(), a.float()),
             "cycle_B": c.lambda_b * F.l1_loss(rec_b.float(), b.float()),
         }
