@@ -39,7 +39,6 @@ SAMPLES = ROOT / "datasets" / "samples"
 RUNS = ROOT / "runs" / "bundled"
 FAST = ["--precision", "auto"]  # bf16 where this CPU computes it natively (core_gan.device.auto_precision)
 SR_DATA = RUNS / "data" / "sr"
-GREEN2WARM_DATA = ["--data", str(RUNS / "data" / "green2warm"), "--load-size", "256", "--crop-size", "128"]
 DOMAINS = {"green2warm": ["green", "warm"]}
 """CycleGAN models: the names of domains A and B, shown by the app's direction picker."""
 
@@ -49,14 +48,6 @@ def fine_tune(init: Path) -> list[str]:
     return ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"),
             "--init", str(init), "--lr", "1e-4", "--steps", "4000", "--decay-steps", "4000",
             "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
-
-
-def cyclegan_restart(init: str, cycle: float, identity: float, steps: int) -> list[str]:
-    """green2warm from run ``init``'s generators: a warm restart with heavier cycle weights (the identity
-    term weighs ``identity`` x ``cycle``); the learning rate decays to 0 over its second half."""
-    return ["train", "cyclegan", *GREEN2WARM_DATA, "--init", str(RUNS / init), "--lambda-a", str(cycle),
-            "--lambda-b", str(cycle), "--lambda-identity", str(identity), "--steps", str(steps), "--log-every", "250",
-            "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
 
 
 # name -> (description, gansuite arguments without --out)
@@ -83,12 +74,14 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
          "--content-loss", "mse", "--log-every", "100", "--sample-every", "200", "--checkpoint-every", "200", *FAST],
     ),
     "green2warm": (
-        "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) (resnet_6blocks, ngf 32, "
-        "resize-convolutions) on 128 px crops of corpus scenes split by a hue rule (apps/train_bundled.py domain): "
-        "green2warm-base (2,000 steps), then two warm restarts from the generators before (fresh discriminators): "
-        "7,000 steps with cycle weights 25 (green2warm-cycle25), then 4,000 with cycle weights 60; the identity "
-        "term's weight stays at about 5",
-        cyclegan_restart("green2warm-cycle25", cycle=60, identity=0.1, steps=4000),
+        "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) on 256 px corpus scenes split by "
+        "a hue rule (apps/train_bundled.py domain): unet_256 generators with ngf 16, no normalisation (a colour "
+        "task: instance norm would erase each image's colours), no identity term, 34 px PatchGANs (ndf 32) "
+        "seeing their inputs through DiffAugment (translation + cutout); the paper's cycle weights 10, 4,000 steps",
+        ["train", "cyclegan", "--data", str(RUNS / "data" / "green2warm"), "--load-size", "256", "--crop-size",
+         "256", "--netG", "unet_256", "--ngf", "16", "--ndf", "32", "--norm", "none", "--n-layers-d", "2",
+         "--lambda-identity", "0", "--diffaugment", "translation+cutout", "--steps", "4000", "--log-every", "250",
+         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
     ),
     "digits-dcgan": (
         "DCGAN on scikit-learn's 1,797 handwritten digits at 32 px",
@@ -107,16 +100,6 @@ BASES: dict[str, tuple[str, list[str]]] = {
         ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--ngf", "32", "--ndf", "64",
          "--upsample", "resize", "--norm", "instance", "--ema", "0.999", "--steps", "7500", "--log-every", "250",
          "--sample-every", "500", "--checkpoint-every", "500", *FAST],
-    ),
-    "green2warm-cycle25": (
-        "green2warm-base, then 7,000 steps from its generators with cycle weights 25 (identity 0.2 x 25 = 5)",
-        cyclegan_restart("green2warm-base", cycle=25, identity=0.2, steps=7000),
-    ),
-    "green2warm-base": (
-        "CycleGAN (resnet_6blocks, ngf 32, resize-convolutions, cycle weights 10), 2,000 steps",
-        ["train", "cyclegan", *GREEN2WARM_DATA, "--netG", "resnet_6blocks", "--ngf", "32", "--ndf", "32",
-         "--upsample", "resize", "--steps", "2000", "--log-every", "250", "--sample-every", "500",
-         "--checkpoint-every", "500", *FAST],
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
