@@ -19,7 +19,9 @@ from translation.pix2pix import (
     Pix2PixObjective,
     build_discriminator,
     build_generator,
+    colour_loss,
     gradient_map,
+    structure_loss,
 )
 
 
@@ -130,6 +132,35 @@ def test_the_gradient_term_is_off_by_default_and_weighs_the_gradient_maps_l1():
     maps = gradient_map(objective.generators["G"](x), 1.5), gradient_map(y, 1.5)
     assert g["gradient"].item() == pytest.approx(7 * F.l1_loss(*maps).item(), rel=1e-5)
     assert g["total"].item() == pytest.approx(g["adv"].item() + g["l1"].item() + g["gradient"].item(), rel=1e-6)
+
+
+def test_the_structure_term_is_one_minus_the_ssim_the_benchmarks_report():
+    from core_gan.metrics.image_quality import ssim
+
+    torch.manual_seed(0)
+    real = torch.rand(2, 3, 32, 32) * 2 - 1
+    fake = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
+    reported = ssim(((fake + 1) * 127.5).round(), ((real + 1) * 127.5).round()).mean().item()
+    assert structure_loss(fake, real).item() == pytest.approx(1 - reported, abs=2e-3)
+    assert structure_loss(real, real).item() == pytest.approx(0, abs=1e-6)
+
+
+def test_the_colour_term_compares_local_means_and_ignores_texture_within_a_region():
+    real = torch.rand(1, 3, 48, 48) * 2 - 1
+    checkerboard = 0.5 * (torch.arange(48).view(-1, 1) + torch.arange(48)).remainder(2).mul(2).sub(1)
+    assert colour_loss(real + checkerboard, real).item() == pytest.approx(0, abs=1e-10)
+    assert colour_loss(real + 0.25, real).item() == pytest.approx(0.25**2, rel=1e-5)
+
+
+def test_the_structure_and_colour_terms_are_off_by_default_and_weighted_when_on():
+    objective, pair = _objective()
+    assert not {"ssim", "colour"} & objective.g_loss(pair).keys()
+    objective, (x, y) = _objective(Pix2PixLoss(lambda_ssim=3.0, lambda_colour=5.0))
+    g = objective.g_loss((x, y))
+    fake = objective.generators["G"](x)
+    assert g["ssim"].item() == pytest.approx(3 * structure_loss(fake, y).item(), rel=1e-5)
+    assert g["colour"].item() == pytest.approx(5 * colour_loss(fake, y).item(), rel=1e-5)
+    assert g["total"].item() == pytest.approx(sum(g[k].item() for k in ("adv", "l1", "ssim", "colour")), rel=1e-6)
 
 
 def test_g_step_reuses_the_d_steps_forward_pass():

@@ -4,8 +4,13 @@ G: a U-Net (or ResNet) maps an input image x to G(x); D: a PatchGAN sees the pai
 either the target or G(x). The objective (Eq. 4) is G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G),
 lambda = 100.
 
-Opt-in, not the paper's: an L1 between gradient maps (SPSR, Ma et al., CVPR 2020), which keeps edges
-sharp where the pixel L1 averages an edge of unknown polarity away.
+Opt-in, not the paper's, for inputs that leave much of the output undetermined (edges -> photo):
+an L1 between gradient maps (SPSR, Ma et al., CVPR 2020), which keeps edges sharp where the pixel L1
+averages an edge of unknown polarity away; 1 - SSIM (Zhao et al., IEEE TCI 2017), which lets G put
+texture where the target has texture and keeps flat regions flat; and an L2 between the images'
+16 x 16 px local means, which pulls the colours of regions to their conditional mean (the pixel L1's
+optimum is the median, and the cGAN term's is any plausible colour) while the other terms shape the
+detail, as frequency separation does (Fritsche et al., ICCVW 2019).
 """
 
 from __future__ import annotations
@@ -75,6 +80,30 @@ class Pix2PixLoss:
         "sigma of a Gaussian blur before the gradient maps (0: SPSR's maps; > 0: a step counts, a thin line not)",
         low=0,
     )
+    lambda_ssim: float = option(
+        0.0, "weight of 1 - SSIM(G(x), y), 11 px Gaussian window (0: the paper's objective)", low=0
+    )
+    lambda_colour: float = option(
+        0.0, "weight of an L2 between the 16x16 px local means of G(x) and y (0: the paper's objective)", low=0
+    )
+
+
+COLOUR_WINDOW = 16
+"""Side of the regions whose mean colours the colour term compares (that of the colour-error figure,
+:func:`core_gan.metrics.translation_quality.colour_error`)."""
+
+
+def structure_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """1 - SSIM, the mean over valid 11 px windows and channels, of images in [-1, 1] (the SSIM of
+    :func:`core_gan.metrics.image_quality.ssim` on the same pixels)."""
+    import kornia  # here, not at the top: inference imports this file and never trains
+
+    return 1 - kornia.metrics.ssim((fake + 1) / 2, (real + 1) / 2, window_size=11, padding="valid").mean()
+
+
+def colour_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the two images' local means over COLOUR_WINDOW px squares."""
+    return F.mse_loss(*(F.avg_pool2d(t, COLOUR_WINDOW, stride=1) for t in (fake, real)))
 
 
 def gradient_map(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
@@ -127,8 +156,9 @@ class Pix2PixObjective(Networks):
         """Nothing to do: pix2pix has no weight clipping."""
 
     def g_loss(self, batch: Batch) -> Losses:
-        """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``; plus
-        lambda_gradient ||M(y) - M(G(x))||_1 when that is on."""
+        """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``; plus the
+        opt-in terms that are on: lambda_gradient ||M(y) - M(G(x))||_1, lambda_ssim (1 - SSIM(G(x), y))
+        and lambda_colour ||A * y - A * G(x)||_2^2 with A the COLOUR_WINDOW px box filter."""
         x, y = batch
         fake = self.fakes.take(batch, lambda: self.generators["G"](x))
         losses = {"l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float())}
@@ -136,6 +166,10 @@ class Pix2PixObjective(Networks):
             sigma = self.config.gradient_sigma
             maps = gradient_map(fake.float(), sigma), gradient_map(y.float(), sigma)
             losses["gradient"] = self.config.lambda_gradient * F.l1_loss(*maps)
+        if self.config.lambda_ssim > 0:
+            losses["ssim"] = self.config.lambda_ssim * structure_loss(fake.float(), y.float())
+        if self.config.lambda_colour > 0:
+            losses["colour"] = self.config.lambda_colour * colour_loss(fake.float(), y.float())
         if self.config.lambda_gan > 0:
             losses["adv"] = self.config.lambda_gan * self.gan.g_loss(self._critic(x)(fake))
         losses["total"] = sum(losses.values())
