@@ -176,7 +176,9 @@ def test_a_warm_restart_starts_the_generators_from_an_init_run_and_keeps_its_net
     assert main([*restart, "--out", str(tmp_path / "again")]) == 0
     start = safetensors.torch.load_file(first / "model.safetensors")
     again = safetensors.torch.load_file(tmp_path / "again" / "model.safetensors")
-    assert set(start) == set(again) and all(torch.equal(start[k], again[k]) for k in start)
+    # lr 1e-30 moves a weight by at most ~1e-30 (Adam's step is lr-sized even where rounding leaves a
+    # zero bias before instance norm a gradient of 1e-9 on some CPUs): a fresh G would differ by ~1e-2
+    assert set(start) == set(again) and all(torch.allclose(start[k], again[k], rtol=0, atol=1e-20) for k in start)
     config = json.loads((tmp_path / "again" / "config.json").read_text())
     assert config["model"]["config"]["ngf"] == 4 and config["init"] == str(first)
     capsys.readouterr()
