@@ -28,6 +28,7 @@ from core_gan.losses import GANLoss, gradient_penalty
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses, Networks
+from core_gan.pixels import to_unit
 from core_gan.recipe import Recipe, Schedule
 
 UPSAMPLE_HELP = (
@@ -94,11 +95,11 @@ COLOUR_WINDOW = 16
 
 
 def structure_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """1 - SSIM, the mean over valid 11 px windows and channels, of images in [-1, 1] (the SSIM of
-    :func:`core_gan.metrics.image_quality.ssim` on the same pixels)."""
+    """1 - SSIM, the mean over valid 11 px windows and channels, of images in [-1, 1]: the SSIM of
+    :func:`core_gan.metrics.image_quality.ssim`, without its 8-bit rounding, which has no gradient."""
     import kornia  # here, not at the top: inference imports this file and never trains
 
-    return 1 - kornia.metrics.ssim((fake + 1) / 2, (real + 1) / 2, window_size=11, padding="valid").mean()
+    return 1 - kornia.metrics.ssim(to_unit(fake), to_unit(real), window_size=11, padding="valid").mean()
 
 
 def colour_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
