@@ -20,6 +20,7 @@ from translation.pix2pix import (
     build_discriminator,
     build_generator,
     colour_loss,
+    gaussian_blur,
     gradient_map,
     structure_loss,
 )
@@ -162,6 +163,19 @@ def test_the_structure_and_colour_terms_are_off_by_default_and_weighted_when_on(
     assert g["ssim"].item() == pytest.approx(3 * structure_loss(fake, y).item(), rel=1e-5)
     assert g["colour"].item() == pytest.approx(5 * colour_loss(fake, y).item(), rel=1e-5)
     assert g["total"].item() == pytest.approx(sum(g[k].item() for k in ("adv", "l1", "ssim", "colour")), rel=1e-6)
+
+
+def test_with_frequency_separation_d_sees_the_input_and_the_outputs_high_pass_and_no_region_colour():
+    objective, (x, y) = _objective(Pix2PixLoss(gan_high_pass=2.0))
+    seen = []
+    objective.discriminators["D"].register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    critic = objective._critic(x)
+    critic(y)
+    assert torch.equal(seen[0][:, :3], x)
+    assert torch.allclose(seen[0][:, 3:], y - gaussian_blur(y, 2.0))
+    assert torch.allclose(critic(y + 0.3), critic(y), atol=1e-5)
+    paper, _ = _objective()
+    assert not torch.allclose(paper._critic(x)(y + 0.3), paper._critic(x)(y), atol=1e-3)
 
 
 def test_g_step_reuses_the_d_steps_forward_pass():

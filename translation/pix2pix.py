@@ -10,7 +10,8 @@ averages an edge of unknown polarity away; 1 - SSIM (Zhao et al., IEEE TCI 2017)
 texture where the target has texture and keeps flat regions flat; and an L2 between the images'
 16 x 16 px local means, which pulls the colours of regions to their conditional mean (the pixel L1's
 optimum is the median, and the cGAN term's is any plausible colour) while the other terms shape the
-detail, as frequency separation does (Fritsche et al., ICCVW 2019).
+detail; and frequency separation (Fritsche et al., ICCVW 2019): D sees the images less their Gaussian
+blur, so the cGAN term judges texture and leaves the colours of regions to the pixel terms.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class Pix2PixLoss:
     lambda_colour: float = option(
         0.0, "weight of an L2 between the 16x16 px local means of G(x) and y (0: the paper's objective)", low=0
     )
+    gan_high_pass: float = option(
+        0.0,
+        "sigma of a Gaussian blur taken from G(x) and y before D sees them (0: the paper's D, on the images)",
+        low=0,
+    )
 
 
 COLOUR_WINDOW = 16
@@ -107,16 +113,26 @@ def colour_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(*(F.avg_pool2d(t, COLOUR_WINDOW, stride=1) for t in (fake, real)))
 
 
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A Gaussian blur over 6 sigma + 1 px, borders replicated."""
+    import kornia  # here, not at the top: inference imports this file and never blurs
+
+    k = 2 * math.ceil(3 * sigma) + 1
+    return kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="replicate")
+
+
+def high_pass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The image less its Gaussian blur: its texture and edges without the colours of its regions."""
+    return x - gaussian_blur(x, sigma)
+
+
 def gradient_map(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     """M(I) of SPSR: per channel, the length of the central-difference gradient
     (I(x+1, y) - I(x-1, y), I(x, y+1) - I(x, y-1)), borders replicated. It has no sign, so an edge of
     either polarity scores the same. With ``sigma``, of the image blurred first: then a thin line
     traced along an edge, which M alone scores as two edges, nearly vanishes."""
     if sigma > 0:
-        import kornia  # here, not at the top: inference imports this file and never blurs
-
-        k = 2 * math.ceil(3 * sigma) + 1
-        x = kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="replicate")
+        x = gaussian_blur(x, sigma)
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
     dx = padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]
     dy = padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]
@@ -136,8 +152,9 @@ class Pix2PixObjective(Networks):
         self.fakes = FakeCache()
 
     def _critic(self, x: torch.Tensor):
-        D = self.discriminators["D"]
-        return lambda y: D(torch.cat([x, y], dim=1))
+        """D on (x, y); with ``gan_high_pass``, on (x, y less its blur)."""
+        D, sigma = self.discriminators["D"], self.config.gan_high_pass
+        return lambda y: D(torch.cat([x, high_pass(y, sigma) if sigma > 0 else y], dim=1))
 
     def d_loss(self, batch: Batch) -> Losses:
         """L_cGAN for D: E[log D(x, y)] + E[log(1 - D(x, G(x)))], halved as in the paper (section 3.3).
