@@ -55,11 +55,14 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
         "pix2pix edges -> photo (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999) on 1,590 scene "
         "crops of the offline-photos corpus's 159 train photos, edges by `gansuite data edges`' default recipe: "
-        "edges2photo-base (7,500 steps, the paper's objective), then 3,000 steps from its G (fresh D) with "
-        "the cGAN term at 0.25 and an L1 between gradient maps of sigma-2 blurred images (weight 400)",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-base"),
-         "--lambda-gan", "0.25", "--lambda-gradient", "400", "--gradient-sigma", "2", "--ema", "0.999",
-         "--steps", "3000", "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        "edges2photo-base (7,500 steps, the paper's objective), edges2photo-gradient (3,000 steps, the cGAN term "
+        "at 0.25 and an L1 between gradient maps of sigma-2 blurred images), edges2photo-colour (1,000 steps, "
+        "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
+        "weight 100), then 1,800 steps with the pixel L1 at 50 and the local-means L2 at 300",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-colour"),
+         "--lambda-l1", "50", "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2",
+         "--lambda-colour", "300", "--ema", "0.999", "--steps", "1800", "--log-every", "100", "--sample-every", "600",
+         "--checkpoint-every", "300", *FAST],
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
@@ -100,6 +103,21 @@ BASES: dict[str, tuple[str, list[str]]] = {
         ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--ngf", "32", "--ndf", "64",
          "--upsample", "resize", "--norm", "instance", "--ema", "0.999", "--steps", "7500", "--log-every", "250",
          "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+    ),
+    "edges2photo-gradient": (
+        "edges2photo-base, then 3,000 steps from its G (fresh D) with the cGAN term at 0.25 and an L1 between "
+        "gradient maps of sigma-2 blurred images (weight 400)",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-base"),
+         "--lambda-gan", "0.25", "--lambda-gradient", "400", "--gradient-sigma", "2", "--ema", "0.999",
+         "--steps", "3000", "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+    ),
+    "edges2photo-colour": (
+        "edges2photo-gradient, then 1,000 steps from its G (fresh D): frequency separation (D sees the images "
+        "less their sigma-4 blur), the cGAN term at 1, the gradient term and an L2 between 16 px local means",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-gradient"),
+         "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2", "--lambda-colour", "100",
+         "--ema", "0.999", "--steps", "1000", "--log-every", "100", "--sample-every", "500",
+         "--checkpoint-every", "250", *FAST],
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",

@@ -80,7 +80,12 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
     assert trained[4:] == ["srgan-x4"], "runs already there are not trained again"
     assert train_bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4"]
     assert train_bundled.chain("srgan-x4") == ["srgan-x4"], "srresnet-x4 has its own card"
-    assert train_bundled.chain("edges2photo") == ["edges2photo-base", "edges2photo"]
+    assert train_bundled.chain("edges2photo") == [
+        "edges2photo-base",
+        "edges2photo-gradient",
+        "edges2photo-colour",
+        "edges2photo",
+    ]
     assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
     card = json.loads((train_bundled.export("srresnet-x4", "", tmp_path / "srresnet-x4") / "training.json").read_text())
     assert (card["steps"], card["train_minutes"], card["command"].count("gansuite train srresnet")) == (300, 3.0, 3)
