@@ -19,12 +19,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from benchmarks.bench_edges2photo import BUNDLED_DATA, training_mean_colour
+from benchmarks.bench_edges2photo import BUNDLED_DATA, scores, training_mean_colour
 from benchmarks.common import append_results
 from core_gan.data.builders import photo_and_edges
 from core_gan.data.images import list_images, open_image, readable
-from core_gan.metrics.image_quality import psnr, ssim
-from core_gan.metrics.translation_quality import colour_error
 from core_gan.models.translators import UNetGenerator
 from core_gan.nn import init_weights
 from core_gan.pixels import from_uint8, to_uint8
@@ -82,7 +80,8 @@ def main() -> None:
                 photo, edges = photo_and_edges(open_image(path))
                 flat = np.broadcast_to(mean_colour, photo.shape).copy()
                 for name, out in (("G", region_colours(G, edges)), ("mean colour", flat)):
-                    rows[name].append((colour_error(out, photo), psnr(out, photo).item(), ssim(out, photo).item()))
+                    figures = scores(photo, edges, out)
+                    rows[name].append([figures[k] for k in ("Delta E", "PSNR dB", "SSIM")])
             for name, r in rows.items():
                 de, db, s = np.mean(r, axis=0)
                 table.append({"norm": norm, "split": f"{split} ({len(r)})", "output": name,
