@@ -58,10 +58,11 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         "edges2photo-base (7,500 steps, the paper's objective), edges2photo-gradient (3,000 steps, the cGAN term "
         "at 0.25 and an L1 between gradient maps of sigma-2 blurred images), edges2photo-colour (1,000 steps, "
         "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
-        "weight 100), then 1,800 steps with the pixel L1 at 50 and the local-means L2 at 300",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-colour"),
+        "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), then "
+        "1,500 steps with the local-means L2 at 600",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-l1"),
          "--lambda-l1", "50", "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2",
-         "--lambda-colour", "300", "--ema", "0.999", "--steps", "1800", "--log-every", "100", "--sample-every", "600",
+         "--lambda-colour", "600", "--ema", "0.999", "--steps", "1500", "--log-every", "100", "--sample-every", "500",
          "--checkpoint-every", "300", *FAST],
     ),
     "srresnet-x4": (
@@ -118,6 +119,14 @@ BASES: dict[str, tuple[str, list[str]]] = {
          "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2", "--lambda-colour", "100",
          "--ema", "0.999", "--steps", "1000", "--log-every", "100", "--sample-every", "500",
          "--checkpoint-every", "250", *FAST],
+    ),
+    "edges2photo-l1": (
+        "edges2photo-colour, then 1,800 steps from its G (fresh D) with the pixel L1 at 50 and the local-means L2 "
+        "at 300",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-colour"),
+         "--lambda-l1", "50", "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2",
+         "--lambda-colour", "300", "--ema", "0.999", "--steps", "1800", "--log-every", "100", "--sample-every", "600",
+         "--checkpoint-every", "300", *FAST],
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",

@@ -21,7 +21,7 @@ MAX_VALUE = 255.0
 def _as_batch(image: torch.Tensor | np.ndarray) -> torch.Tensor:
     """uint8 or [0, 255] arrays (H, W), (H, W, C) or tensors (B, C, H, W) -> float64 (B, C, H, W)."""
     if isinstance(image, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(image)).double()
+        t = torch.tensor(image, dtype=torch.float64)  # a copy: read-only arrays (PIL views) are fine
         t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
         return t
     t = image.double()
