@@ -50,6 +50,16 @@ def fine_tune(init: Path) -> list[str]:
             "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
 
 
+def restart(init: str, *flags: str) -> list[str]:
+    """pix2pix on the edges from the G of runs/bundled/``init`` (a fresh D), EMA 0.999, with the stage's ``flags``."""
+    return ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / init), *flags,
+            "--ema", "0.999", *FAST]  # fmt: skip
+
+
+SEPARATED = ("--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2")
+"""Frequency separation (D sees the images less their sigma-4 blur) and the gradient-map L1 of sigma-2 blurs."""
+
+
 # name -> (description, gansuite arguments without --out)
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
@@ -60,10 +70,8 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
         "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), then "
         "1,500 steps with the local-means L2 at 600",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-l1"),
-         "--lambda-l1", "50", "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2",
-         "--lambda-colour", "600", "--ema", "0.999", "--steps", "1500", "--log-every", "100", "--sample-every", "500",
-         "--checkpoint-every", "300", *FAST],
+        restart("edges2photo-l1", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "600", "--steps", "1500",
+                "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
@@ -108,25 +116,20 @@ BASES: dict[str, tuple[str, list[str]]] = {
     "edges2photo-gradient": (
         "edges2photo-base, then 3,000 steps from its G (fresh D) with the cGAN term at 0.25 and an L1 between "
         "gradient maps of sigma-2 blurred images (weight 400)",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-base"),
-         "--lambda-gan", "0.25", "--lambda-gradient", "400", "--gradient-sigma", "2", "--ema", "0.999",
-         "--steps", "3000", "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        restart("edges2photo-base", "--lambda-gan", "0.25", "--lambda-gradient", "400", "--gradient-sigma", "2",
+                "--steps", "3000", "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500"),
     ),
     "edges2photo-colour": (
         "edges2photo-gradient, then 1,000 steps from its G (fresh D): frequency separation (D sees the images "
         "less their sigma-4 blur), the cGAN term at 1, the gradient term and an L2 between 16 px local means",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-gradient"),
-         "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2", "--lambda-colour", "100",
-         "--ema", "0.999", "--steps", "1000", "--log-every", "100", "--sample-every", "500",
-         "--checkpoint-every", "250", *FAST],
+        restart("edges2photo-gradient", *SEPARATED, "--lambda-colour", "100", "--steps", "1000", "--log-every", "100",
+                "--sample-every", "500", "--checkpoint-every", "250"),
     ),
     "edges2photo-l1": (
         "edges2photo-colour, then 1,800 steps from its G (fresh D) with the pixel L1 at 50 and the local-means L2 "
         "at 300",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-colour"),
-         "--lambda-l1", "50", "--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2",
-         "--lambda-colour", "300", "--ema", "0.999", "--steps", "1800", "--log-every", "100", "--sample-every", "600",
-         "--checkpoint-every", "300", *FAST],
+        restart("edges2photo-colour", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "300", "--steps", "1800",
+                "--log-every", "100", "--sample-every", "600", "--checkpoint-every", "300"),
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
