@@ -68,10 +68,10 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         "edges2photo-base (7,500 steps, the paper's objective), edges2photo-gradient (3,000 steps, the cGAN term "
         "at 0.25 and an L1 between gradient maps of sigma-2 blurred images), edges2photo-colour (1,000 steps, "
         "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
-        "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), then "
-        "1,500 steps with the local-means L2 at 600",
-        restart("edges2photo-l1", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "600", "--steps", "1500",
-                "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
+        "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), "
+        "edges2photo-colour600 (1,500 steps with the local-means L2 at 600), then 1,500 steps with it at 1,200",
+        restart("edges2photo-colour600", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "1200", "--steps",
+                "1500", "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
@@ -130,6 +130,11 @@ BASES: dict[str, tuple[str, list[str]]] = {
         "at 300",
         restart("edges2photo-colour", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "300", "--steps", "1800",
                 "--log-every", "100", "--sample-every", "600", "--checkpoint-every", "300"),
+    ),
+    "edges2photo-colour600": (
+        "edges2photo-l1, then 1,500 steps from its G (fresh D) with the local-means L2 at 600",
+        restart("edges2photo-l1", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "600", "--steps", "1500",
+                "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
