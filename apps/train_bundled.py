@@ -60,6 +60,13 @@ SEPARATED = ("--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sig
 """Frequency separation (D sees the images less their sigma-4 blur) and the gradient-map L1 of sigma-2 blurs."""
 
 
+def means_stage(init: str, lambda_colour: int, steps: int) -> list[str]:
+    """A restart with frequency separation, the pixel L1 at 50 and the local-means L2 at ``lambda_colour``."""
+    cadence = ("--log-every", "100", "--sample-every", str(steps // 3), "--checkpoint-every", "300")
+    return restart(init, *SEPARATED, "--lambda-l1", "50", "--lambda-colour", str(lambda_colour), "--steps", str(steps),
+                   *cadence)  # fmt: skip
+
+
 # name -> (description, gansuite arguments without --out)
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
@@ -70,8 +77,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
         "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), "
         "edges2photo-colour600 (1,500 steps with the local-means L2 at 600), then 1,500 steps with it at 1,200",
-        restart("edges2photo-colour600", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "1200", "--steps",
-                "1500", "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
+        means_stage("edges2photo-colour600", 1200, 1500),
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
@@ -128,13 +134,11 @@ BASES: dict[str, tuple[str, list[str]]] = {
     "edges2photo-l1": (
         "edges2photo-colour, then 1,800 steps from its G (fresh D) with the pixel L1 at 50 and the local-means L2 "
         "at 300",
-        restart("edges2photo-colour", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "300", "--steps", "1800",
-                "--log-every", "100", "--sample-every", "600", "--checkpoint-every", "300"),
+        means_stage("edges2photo-colour", 300, 1800),
     ),
     "edges2photo-colour600": (
         "edges2photo-l1, then 1,500 steps from its G (fresh D) with the local-means L2 at 600",
-        restart("edges2photo-l1", *SEPARATED, "--lambda-l1", "50", "--lambda-colour", "600", "--steps", "1500",
-                "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "300"),
+        means_stage("edges2photo-l1", 600, 1500),
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",

@@ -2,6 +2,7 @@
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -122,6 +123,18 @@ def test_psnr_hand_computed():
     b[0, 0] = 16  # MSE = 256 / 16 = 16
     assert psnr(a, b).item() == pytest.approx(10 * math.log10(255**2 / 16))
     assert psnr(a, a).item() == math.inf
+
+
+def test_read_only_arrays_score_as_writable_ones_without_a_warning():
+    """A PIL image's NumPy view is read-only; scoring it must not warn (PyTorch's non-writable array warning)."""
+    a, b = _pair()
+    frozen_a, frozen_b = a.copy(), b.copy()
+    frozen_a.setflags(write=False)
+    frozen_b.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = psnr(frozen_a, frozen_b).item(), ssim(frozen_a, frozen_b).item()
+    assert scores == (psnr(a, b).item(), ssim(a, b).item())
 
 
 def test_psnr_and_ssim_match_scikit_image_on_rgb():
