@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -55,7 +56,7 @@ class ResultFiles:
     Why files: Gradio writes an array output in place to a cache path named by its content, so two
     requests with the same result (same seed, same upload) race and one reader gets a truncated file
     (seen in the soak test: about 1 good request in 10 with 8 clients). A file handed to Gradio is
-    copied into its cache atomically instead."""
+    copied into its cache atomically instead. The folder goes when the process exits."""
 
     def __init__(self, keep: int = 512) -> None:
         self.keep = keep
@@ -67,6 +68,7 @@ class ResultFiles:
         with self._lock:
             if self._root is None:
                 self._root = Path(tempfile.mkdtemp(prefix="gansuite-app-"))
+                atexit.register(shutil.rmtree, self._root, ignore_errors=True)
             folder = self._root / uuid.uuid4().hex
             self._folders.append(folder)
             stale = [self._folders.popleft() for _ in range(len(self._folders) - self.keep)]

@@ -4,8 +4,11 @@ bundled ones (the bundled checkpoints are checked separately)."""
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -409,3 +412,12 @@ def test_result_pngs_keep_the_true_pixels_and_only_the_newest_files():
     assert not os.path.exists(paths[0]), "only the newest 2 are kept"
     np.testing.assert_array_equal(np.asarray(Image.open(paths[1])), flat)
     np.testing.assert_array_equal(np.asarray(Image.open(paths[2])), flat[:, :, 0])
+
+
+def test_result_pngs_are_removed_when_the_app_exits():
+    script = "import numpy as np, apps.common as c; print(c.ResultFiles().png(np.zeros((4, 4, 3), np.uint8)))"
+    repo = Path(__file__).parents[1]
+    run = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, check=True)
+    written = Path(run.stdout.strip())
+    assert written.name == "result.png"
+    assert not written.parent.parent.exists(), "the app's result folder outlives the app"
