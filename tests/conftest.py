@@ -17,6 +17,19 @@ def _seed():
 
 
 @pytest.fixture
+def random_vgg19_file():
+    """Writes torchvision's VGG19 weights, random (no network needed), at a path: only its convolutions
+    (80 of 548 MB), all that a VGG content loss reads."""
+    from torchvision.models import vgg19
+
+    def write(path):
+        torch.save({k: v for k, v in vgg19(weights=None).state_dict().items() if k.startswith("features.")}, path)
+        return path
+
+    return write
+
+
+@pytest.fixture
 def http_server(tmp_path):
     """(folder, base URL) of a local HTTP server on 127.0.0.1 that honours Range requests."""
     import functools

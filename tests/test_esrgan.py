@@ -150,9 +150,8 @@ def test_relativistic_average_losses_match_their_closed_form():
     assert torch.allclose(relativistic_g_loss(real, fake), 0.5 * (-(1 - d_rf).log().mean() - d_fr.log().mean()))
 
 
-def test_esrgan_trains_from_a_psnr_oriented_rrdbnet_with_l1_vgg_and_the_relativistic_d(tmp_path):
+def test_esrgan_trains_from_a_psnr_oriented_rrdbnet_with_l1_vgg_and_the_relativistic_d(tmp_path, random_vgg19_file):
     from PIL import Image
-    from torchvision.models import vgg19
 
     (tmp_path / "hr").mkdir()
     for i in range(2):
@@ -163,8 +162,8 @@ def test_esrgan_trains_from_a_psnr_oriented_rrdbnet_with_l1_vgg_and_the_relativi
               "--log-every", "1"]  # fmt: skip
     psnr = ["train", "srresnet", "--arch", "rrdb", "--blocks", "1", "--features", "8", "--content-loss", "l1"]
     assert main([*psnr, *common, "--out", str(tmp_path / "psnr")]) == 0
-    torch.save(vgg19(weights=None).state_dict(), tmp_path / "vgg19.pth")  # random weights: no network needed
-    args = ["train", "esrgan", "--init", str(tmp_path / "psnr"), "--vgg-weights", str(tmp_path / "vgg19.pth"), *common]
+    vgg = random_vgg19_file(tmp_path / "vgg19.pth")
+    args = ["train", "esrgan", "--init", str(tmp_path / "psnr"), "--vgg-weights", str(vgg), *common]
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"]["model"] == "esrgan" and set(config["params"]) == {"G", "D"}

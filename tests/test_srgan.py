@@ -83,13 +83,6 @@ def test_vgg_content_layers_are_the_papers_feature_maps():
     assert VGG_LAYERS == {"vgg22": 9, "vgg54": 36, "vgg54-preact": 35}
 
 
-def _vgg_file(path):
-    from torchvision.models import vgg19
-
-    torch.save(vgg19(weights=None).state_dict(), path)  # random weights: this test needs no network
-    return path
-
-
 def test_missing_vgg_weights_offline_stop_with_the_file_and_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(download.urllib.request, "urlopen", _refuse_network)
@@ -107,9 +100,9 @@ def _refuse_network(*args, **kwargs):
     raise download.urllib.error.URLError("network is unreachable")
 
 
-def test_vgg_weights_download_into_the_cache_and_load(tmp_path, monkeypatch, http_server):
+def test_vgg_weights_download_into_the_cache_and_load(tmp_path, monkeypatch, http_server, random_vgg19_file):
     root, url = http_server
-    weights = _vgg_file(root / vgg_module.VGG19_FILE)
+    weights = random_vgg19_file(root / vgg_module.VGG19_FILE)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(vgg_module, "VGG19_URL", f"{url}/{vgg_module.VGG19_FILE}")
     monkeypatch.setattr(vgg_module, "VGG19_SHA256", download.sha256_of(weights)[:8])
