@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,8 @@ def launch(
         warning = f"--host {host}: the apps are open to other machines, with no login; 127.0.0.1 keeps them local"
         warnings.warn(warning, stacklevel=2)
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency(device))
+    if block:  # a stop (docker stop, systemd, kill) closes the server as Ctrl-C does, and the exit cleanup runs
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         app, url, _ = demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block)
     except OSError as e:

@@ -4,6 +4,7 @@ bundled ones (the bundled checkpoints are checked separately)."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -414,10 +415,19 @@ def test_result_pngs_keep_the_true_pixels_and_only_the_newest_files():
     np.testing.assert_array_equal(np.asarray(Image.open(paths[2])), flat[:, :, 0])
 
 
-def test_result_pngs_are_removed_when_the_app_exits():
-    script = "import numpy as np, apps.common as c; print(c.ResultFiles().png(np.zeros((4, 4, 3), np.uint8)))"
+def test_a_stopped_app_closes_and_removes_its_result_pngs():
+    script = (
+        "import numpy as np, gradio as gr, apps.common as c, apps.hub as h\n"
+        "print(c.RESULTS.png(np.zeros((4, 4, 3), np.uint8)), flush=True)\n"
+        "with gr.Blocks() as demo:\n"
+        "    gr.Markdown('an app')\n"
+        "h.launch(demo, '127.0.0.1', None, 'cpu')\n"
+    )
     repo = Path(__file__).parents[1]
-    run = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, check=True)
-    written = Path(run.stdout.strip())
-    assert written.name == "result.png"
+    app = subprocess.Popen([sys.executable, "-u", "-c", script], cwd=repo, stdout=subprocess.PIPE, text=True)
+    written = Path(app.stdout.readline().strip())
+    assert written.name == "result.png" and written.exists()
+    assert any("share=True" in line for line in app.stdout), "the app never served"  # its last start-up line
+    app.send_signal(signal.SIGTERM)  # as `docker stop` does
+    assert app.wait(timeout=60) != -signal.SIGTERM
     assert not written.parent.parent.exists(), "the app's result folder outlives the app"
