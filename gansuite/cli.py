@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is intact", file=sys.stderr)
+        kept = "; the last checkpoint is intact" if args.command == "train" else ""
+        print(f"interrupted{kept}", file=sys.stderr)
         return 130
 
 

@@ -223,3 +223,16 @@ def test_inference_commands_start_without_the_training_stack(tmp_path):
     assert (tmp_path / "out" / "in.png").is_file()
     proc = subprocess.run([sys.executable, "-m", "gansuite", "nosuchcommand"], capture_output=True, text=True)
     assert proc.returncode == 2 and "'train'" in proc.stderr
+
+
+def test_an_interrupt_exits_130_and_speaks_of_checkpoints_only_in_training(monkeypatch, capsys, tmp_path):
+    import gansuite.cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gansuite.cli, "run", interrupted)
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+    assert main(["train", "gan", "--data", "digits", "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == "interrupted; the last checkpoint is intact\n"
