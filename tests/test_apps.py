@@ -425,9 +425,12 @@ def test_a_stopped_app_closes_and_removes_its_result_pngs():
     )
     repo = Path(__file__).parents[1]
     app = subprocess.Popen([sys.executable, "-u", "-c", script], cwd=repo, stdout=subprocess.PIPE, text=True)
-    written = Path(app.stdout.readline().strip())
-    assert written.name == "result.png" and written.exists()
-    assert any("share=True" in line for line in app.stdout), "the app never served"  # its last start-up line
-    app.send_signal(signal.SIGTERM)  # as `docker stop` does
-    assert app.wait(timeout=60) != -signal.SIGTERM
+    try:
+        written = Path(app.stdout.readline().strip())
+        assert written.name == "result.png" and written.exists()
+        assert any("share=True" in line for line in app.stdout), "the app never served"  # its last start-up line
+        app.send_signal(signal.SIGTERM)  # as `docker stop` does
+        assert app.wait(timeout=60) != -signal.SIGTERM
+    finally:
+        app.kill()  # a failed check leaves no server behind
     assert not written.parent.parent.exists(), "the app's result folder outlives the app"
