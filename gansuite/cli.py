@@ -28,6 +28,17 @@ def seed_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds, got {text!r}") from e
 
 
+def count_list(text: str) -> list[int]:
+    """Comma-separated counts >= 0 (``0,16,64``)."""
+    try:
+        counts = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated counts, got {text!r}") from e
+    if not counts or min(counts) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated counts >= 0, got {text!r}")
+    return counts
+
+
 BACKEND_HELP = (
     "auto: on the CPU, the plan measured fastest once per machine (each convolution on its fastest kernel: "
     "oneDNN, channels-last or NNPACK; bf16 where the CPU has it natively); torch: fp32 as trained; "
@@ -104,6 +115,9 @@ def build_parser(with_train: bool = True) -> Parser:
     evaluate.add_argument("--json", action="store_true", help="one JSON object keyed by the metric's name")
     evaluate.add_argument("--data", type=Path, help="run: the paired (pix2pix) or unpaired (CycleGAN) data")
     evaluate.add_argument("--split", default="test", help="run: the split to evaluate (default test)")
+    evaluate.add_argument("--hints", type=count_list, metavar="N,N,...", help="run: a pix2pix run trained with "
+                          "hints, also at these numbers of random hint points (5x5 px of the photo's mean colour, "
+                          "seeded), next to the nearest-hint and edge-aware fills")  # fmt: skip
     evaluate.add_argument("--out", type=Path, help="run: where to write eval.json (default: RUN/eval.json; "
                           "for a bundled or imported model: ./eval-NAME.json)")  # fmt: skip
 
@@ -142,6 +156,9 @@ def build_parser(with_train: bool = True) -> Parser:
     tr.add_argument("--out", required=True, type=Path, help="folder for the results and index.html")
     tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator; pix2pix: must match")
     tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
+    tr.add_argument("--hints", type=Path, metavar="PATH", help="colour hints for a pix2pix run trained with --hints: "
+                    "an RGBA PNG (one input) or a folder of them named by the inputs' stems; opaque pixels "
+                    "(alpha >= 128) are hints in their colour, scaled to the input (nearest)")  # fmt: skip
     tr.add_argument("--paper-test-mode", action=argparse.BooleanOptionalAction,
                     help="dropout and batch statistics at test time (default: the run's own choice, off for runs "
                     "trained here)")  # fmt: skip

@@ -180,14 +180,39 @@ def _write_index(out: Path, rows: list[list[str]], header: list[str]) -> None:
     atomic_write(out / "index.html", lambda tmp: tmp.write_text(html))
 
 
+def _hint_files(hints: Path, files: list[Path]) -> dict[Path, Image.Image]:
+    """Input -> its colour hints (RGBA), all read before anything is written: ``hints`` itself for a
+    single input, else the file of a folder with the input's stem. A hints file that matches no input
+    is an error (a typo would go unnoticed)."""
+    from core_gan.data.images import list_images, open_hints
+
+    if hints.is_file():
+        if len(files) != 1:
+            raise UserError(f"--hints {hints}: one hints file for {len(files)} inputs; give a folder of them named "
+                            "by the inputs' stems")  # fmt: skip
+        return {files[0]: open_hints(hints)}
+    if not hints.is_dir():
+        raise UserError(f"--hints {hints}: no such file or folder")
+    by_stem = {p.stem: p for p in files}
+    found = {}
+    for path in list_images(hints):
+        if path.stem not in by_stem:
+            raise UserError(f"--hints: {path} matches no input (hints are matched to inputs by file stem)")
+        found[by_stem[path.stem]] = open_hints(path)
+    return found
+
+
 def translate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from core_gan.data.images import open_image
+    from core_gan.data.images import hints_array, open_image
     from gansuite.inference import Translator
 
     files = _input_files(args.inputs)  # before the model, whose first start on a machine is timed
+    hint_files = _hint_files(args.hints, files) if args.hints else {}
     model = Translator(args.run, args.device, args.paper_test_mode, args.direction, args.backend)
+    if args.hints and not model.hints:
+        raise UserError(f"--hints: {args.run} was trained without colour hints (train with `--hints` to use them)")
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, path in enumerate(tqdm(files, desc="translate", unit="img")):
@@ -199,8 +224,9 @@ def translate(args: argparse.Namespace) -> None:
             image, target = (a, b) if model.direction == "AtoB" else (b, a)
         stem = f"{i:05d}_{path.stem}"
         names = [f"{stem}_input.png", f"{stem}_output.png"]
+        hints = hints_array(hint_files[path], image.shape[1], image.shape[0]) if path in hint_files else None
         Image.fromarray(image).save(args.out / names[0])
-        Image.fromarray(model(image)).save(args.out / names[1])
+        Image.fromarray(model(image, hints)).save(args.out / names[1])
         if target is not None:
             names.append(f"{stem}_target.png")
             Image.fromarray(target).save(args.out / names[2])

@@ -188,6 +188,8 @@ def _evaluate_pix2pix(args: argparse.Namespace) -> dict[str, Any]:
     from gansuite.inference import Translator
 
     model = Translator(args.a, args.device)
+    if args.hints is not None and not model.hints:
+        raise UserError(f"--hints: {args.a} was trained without colour hints")
     pairs = PairedFolder(args.data, args.split, model.direction, PairedTransformConfig("none", flip=False), train=False)
     extractor = _available_extractor(args)
     fake_feats, real_feats = [], []
@@ -203,7 +205,26 @@ def _evaluate_pix2pix(args: argparse.Namespace) -> dict[str, Any]:
         _features(extractor, to_uint8(y)[0].astype(np.float64), real_feats)
     result: dict[str, Any] = paired_scores(translate, pairs_1)
     result.update(channel="RGB", crop_border=0, **_distribution_metrics(fake_feats, real_feats, args))
+    if args.hints is not None:
+        result["hints"] = {str(n): _scores_with_hints(model, pairs_1, n) for n in args.hints}
     return result
+
+
+def _scores_with_hints(model: Any, pairs: list[tuple[torch.Tensor, ...]], count: int) -> dict[str, dict[str, float]]:
+    """L1, PSNR and SSIM of the model and of the two fills (nearest hint; edge-aware) with ``count``
+    evaluation hints per pair (core_gan.hints.evaluation_hints, seeded by the pair's index)."""
+    from core_gan.hints import edge_aware_fill, evaluation_hints, nearest_fill, sketch_lines
+
+    outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"model": [], "nearest fill": [],
+                                                                     "edge-aware fill": []}  # fmt: skip
+    for i, (x, y) in enumerate(pairs):
+        sketch, photo = (t[0].permute(1, 2, 0).numpy() for t in (x, y))
+        hints = evaluation_hints(photo, count, seed=i)
+        fills = {"nearest fill": nearest_fill(hints), "edge-aware fill": edge_aware_fill(hints, sketch_lines(sketch))}
+        outputs["model"].append((from_uint8(model(to_uint8(x)[0], hints.to_rgba()))[None], y))
+        for name, fill in fills.items():
+            outputs[name].append((from_uint8(to_uint8(torch.from_numpy(fill).permute(2, 0, 1)[None])[0])[None], y))
+    return {name: paired_scores(lambda out: out, pairs_out) for name, pairs_out in outputs.items()}
 
 
 def _evaluate_cyclegan(args: argparse.Namespace) -> dict[str, Any]:

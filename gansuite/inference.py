@@ -18,6 +18,7 @@ from core_gan.checkpoint import first_line
 from core_gan.cpu_plan import fastest_cpu_plan, probe_image
 from core_gan.device import select_device
 from core_gan.errors import UserError
+from core_gan.hints import Hints, encode
 from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
 from core_gan.speed import retain_freed_memory, swap_cpu_layers
 from core_gan.tiling import run_tiled
@@ -140,7 +141,8 @@ class Translator:
     test mode: pix2pix keeps dropout and batch statistics at test time (section 3.2). ``paper_test_mode``
     None: the run's own choice (``"test_mode": "paper"`` in model.json, as the reference zoo's pix2pix
     models were evaluated), else eval mode. ``direction`` picks CycleGAN's generator; for pix2pix it
-    must be the direction it was trained in."""
+    must be the direction it was trained in. A pix2pix run trained with colour hints takes them as
+    an RGBA image of the input's size (see :class:`core_gan.hints.Hints`), and runs with none without."""
 
     def __init__(
         self,
@@ -155,6 +157,7 @@ class Translator:
         self.direction, name = translation_generator(meta, direction, self.run)
         self.domains = domains(self.run, meta)
         self.multiple: int = getattr(generators[name], "multiple", 1)
+        self.hints: bool = bool(meta["config"].get("hints", False))
         if paper_test_mode is None:
             paper_test_mode = meta.get("test_mode") == "paper" and backend != "onnxruntime"
         self.paper_test_mode = paper_test_mode
@@ -166,12 +169,27 @@ class Translator:
             swap_cpu_layers(G)
         self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 128))
 
+    def network_input(self, image: np.ndarray, hints: np.ndarray | None) -> torch.Tensor:
+        """The image in [-1, 1] (1, 3, H, W), followed by its hint channels for a hinted model."""
+        if hints is not None and not self.hints:
+            raise UserError(f"{self.run} was trained without colour hints; translate without --hints")
+        if not self.hints:
+            return from_uint8(image)[None]
+        h, w = image.shape[:2]
+        if hints is not None and (hints.ndim != 3 or hints.shape[2] != 4 or hints.dtype != np.uint8):
+            raise UserError(f"expected hints as a uint8 RGBA image (H, W, 4), got {hints.dtype} {hints.shape}")
+        if hints is not None and hints.shape[:2] != (h, w):
+            raise UserError(f"hints of {hints.shape[1]}x{hints.shape[0]} for an image of {w}x{h}")
+        marks = Hints.from_rgba(hints) if hints is not None else Hints.none(h, w)
+        return torch.from_numpy(encode(from_uint8(image).permute(1, 2, 0).numpy(), marks))[None]
+
     @torch.no_grad()
-    def __call__(self, image: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        """uint8 RGB (H, W, 3) -> uint8 RGB (H, W, 3); ``hints``: RGBA (H, W, 4) for a hinted model."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise UserError(f"expected a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        x = from_uint8(image)[None]
+        x = self.network_input(image, hints)
         pad_h, pad_w = -h % self.multiple, -w % self.multiple
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)

@@ -32,6 +32,7 @@ from core_gan.errors import UserError
 from core_gan.gans import wgan, wgan_gp
 from core_gan.gans.cgan import ACGANConfig, ConditionalGANObjective
 from core_gan.gans.gan import GANGame, GANGameConfig, GANObjective, UnrollConfig
+from core_gan.hints import HintConfig, HintedPairs, load_with_zero_hints
 from core_gan.losses import LOSSES
 from core_gan.metrics.digits import DigitFeatures, train_classifier
 from core_gan.metrics.evaluators import paired_validation
@@ -55,6 +56,8 @@ RUNTIME_FLAGS = (
     "log_every", "sample_every", "checkpoint_every", "checkpoint_keep", "anomaly_retries",
 )  # fmt: skip
 SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema")
+VALIDATION_HINTS = 16
+"""Hint points per validation image of a hinted pix2pix (the evaluation protocol of core_gan.hints)."""
 GAMES = {"wgan": wgan, "wgan-gp": wgan_gp}
 """The base-GAN losses that are games of their own, with their paper's optimiser (the others: gan.py)."""
 
@@ -162,6 +165,7 @@ def add_paired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     data = add_translation_data_flags(p)
     data.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="A -> B (default) or B -> A")
     add_network_and_loss_flags(p, spec)
+    flags.add_config_flags(p.add_argument_group("colour hints (with --hints)"), "hints", HintConfig())
     add_eval_flags(p, "L1, PSNR, SSIM on DATA/val (the best PSNR is kept in RUN/best)")
 
 
@@ -433,15 +437,22 @@ def refuse_network_flags(args: argparse.Namespace, changed: list[str]) -> None:
 
 
 def translation_network(spec: ModelSpec, args: argparse.Namespace) -> tuple[Any, nn.ModuleDict | None]:
-    """The recipe's networks with the flags, or the ``--init`` run's (which the flags may not change)
-    with its generators."""
+    """The recipe's networks with the flags, or the ``--init`` run's (which the flags may not change,
+    but for ``--hints``: a hint-less run's G gains zero-weighted hint channels) with its generators."""
     if args.init is None:
         return flags.replace(spec.recipe.network, args, "network"), None
-    refuse_network_flags(args, [flags.flag_name(k) for k in flags.given(args, "network")])
-    from gansuite.runs import load_run
+    changed = flags.given(args, "network")
+    hints = changed.pop("hints", None)
+    refuse_network_flags(args, [flags.flag_name(k) for k in changed])
+    from gansuite.runs import load_run, resolve_run
 
-    meta, generators = load_run(args.init, (spec.name,))
-    return config_from_dict(type(spec.recipe.network), meta["config"]), generators
+    meta, generators = load_run(resolve_run(args.init), (spec.name,))
+    network = config_from_dict(type(spec.recipe.network), meta["config"])
+    if hints is not None and hints != network.hints:
+        if not hints:
+            refuse("--no-hints", f"the --init run {args.init} reads colour hints")
+        network = replace(network, hints=True)
+    return network, generators
 
 
 def translation_networks(
@@ -456,7 +467,8 @@ def translation_networks(
         raise UserError(f"--netG {net.netG}: {e}") from e
     if init is not None:
         try:
-            generators.load_state_dict(init.state_dict())
+            for name, G in generators.items():
+                load_with_zero_hints(G, init[name].state_dict())
         except RuntimeError as e:
             reason = (str(e).splitlines()[1:] or [str(e)])[0].strip()
             raise UserError(f"--init {args.init}: its generators do not fit this data ({reason})") from e
@@ -468,20 +480,26 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
     seed = runtime(args).seed
     network, init = translation_network(spec, args)
     transform = paired_transform(args, network.netG)
-    data = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
+    data: Dataset = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
     root = Path(args.data)
     has_val = (root / "val").is_dir() or (root / "A" / "val").is_dir()
     val = PairedFolder(root, "val", args.direction, transform, train=False, strict=args.strict) if has_val else None
+    channels = {"input_nc": data[0][0].shape[0], "output_nc": data[0][1].shape[0]}
+    hint_config = flags.replace(HintConfig(), args, "hints")
+    if network.hints:
+        data = HintedPairs(data, hint_config, seed)
+        val = HintedPairs(val, hint_config, eval_count=VALIDATION_HINTS) if val is not None else None
+    elif flags.given(args, "hints"):
+        refuse(flags.flag_name(next(iter(flags.given(args, "hints")))), "sets how colour hints are drawn: add --hints")
     preview = preview_batch(val if val is not None else data, 4)
-    net, generators, discriminators = translation_networks(
-        spec, args, network, init, input_nc=preview[0].shape[1], output_nc=preview[1].shape[1]
-    )
+    net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
     loss = flags.replace(recipe.loss, args, "loss")
-    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview)
+    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview, net.input_nc)
     evaluator = paired_validation(val, args.eval_samples) if val is not None and args.eval_every != 0 else None
+    hint_settings = {"hints": asdict(hint_config), "validation_hints": VALIDATION_HINTS} if net.hints else {}
     return Setup(
         objective, data, {"model": spec.name, "config": asdict(net), "direction": args.direction},
-        {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or "")},
+        {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or ""), **hint_settings},
         evaluator=evaluator, best_metric="psnr",
         has_validation=val is not None, no_evaluation=f"{args.data} has no val split",
     )  # fmt: skip

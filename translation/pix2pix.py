@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core_gan.config import option
+from core_gan.hints import HINT_CHANNELS, visible
 from core_gan.losses import GANLoss, gradient_penalty
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
@@ -53,14 +54,19 @@ class Pix2PixConfig:
     norm: Norm = option("batch", "normalisation layers of G and D")
     dropout: bool = option(True, "dropout 0.5 in G's inner decoder blocks (the paper's only noise)")
     upsample: Upsampling = option("transpose", UPSAMPLE_HELP)
+    hints: bool = option(False, "G also reads colour hints (core_gan.hints; drawn from the target in training)")
 
 
 def build_generator(c: Pix2PixConfig) -> nn.Module:
-    return make_generator(c.netG, c.input_nc, c.output_nc, c.ngf, c.norm, c.dropout, c.upsample)
+    """G reads the input image, then with ``hints`` the HINT_CHANNELS of core_gan.hints."""
+    in_ch = c.input_nc + (HINT_CHANNELS if c.hints else 0)
+    return make_generator(c.netG, in_ch, c.output_nc, c.ngf, c.norm, c.dropout, c.upsample)
 
 
 def build_discriminator(c: Pix2PixConfig) -> nn.Module:
-    """Conditional D: it sees the input and the (real or generated) output concatenated."""
+    """Conditional D: it sees the input and the (real or generated) output concatenated; not the
+    hints, so one D judges a picture against its sketch at any number of hints (the pixel terms tie
+    the output to the hints, which are the target's own colours)."""
     layers = {"basic": 3, "n_layers": c.n_layers_d, "pixel": 0}[c.netD]
     return PatchDiscriminator(c.input_nc + c.output_nc, c.ndf, layers, c.norm)
 
@@ -140,13 +146,17 @@ def gradient_map(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
 
 
 class Pix2PixObjective(Networks):
-    """Batches are (x, y): input and target images (B, C, H, W) in [-1, 1]."""
+    """Batches are (x, y): input and target images (B, C, H, W) in [-1, 1]; x may carry hint
+    channels after its first ``condition_channels``, which G reads and D does not."""
 
     preview_columns = 3
 
-    def __init__(self, G: nn.Module, D: nn.Module, loss: Pix2PixLoss, preview_pairs: Batch) -> None:
+    def __init__(
+        self, G: nn.Module, D: nn.Module, loss: Pix2PixLoss, preview_pairs: Batch, condition_channels: int = 3
+    ) -> None:
         super().__init__({"G": G}, {"D": D} if loss.lambda_gan > 0 else {})
         self.config = loss
+        self.condition_channels = condition_channels
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
         self.preview_pairs = preview_pairs
         self.fakes = FakeCache()
@@ -154,6 +164,7 @@ class Pix2PixObjective(Networks):
     def _critic(self, x: torch.Tensor):
         """D on (x, y); with ``gan_high_pass``, on (x, y less its blur)."""
         D, sigma = self.discriminators["D"], self.config.gan_high_pass
+        x = x[:, : self.condition_channels]
         return lambda y: D(torch.cat([x, high_pass(y, sigma) if sigma > 0 else y], dim=1))
 
     def d_loss(self, batch: Batch) -> Losses:
@@ -195,11 +206,11 @@ class Pix2PixObjective(Networks):
 
     @torch.no_grad()
     def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor:
-        """Rows of input | output | target on the fixed preview pairs."""
+        """Rows of input (with its hints painted on) | output | target on the fixed preview pairs."""
         x, y = (t[:n] for t in self.preview_pairs)
         device = next(generators.parameters()).device
         out = generators["G"](x.to(device)).float().cpu()
-        return torch.stack([x.float(), out, y.float()], dim=1).flatten(0, 1)
+        return torch.stack([visible(x.float()), out, y.float()], dim=1).flatten(0, 1)
 
 
 RECIPE = Recipe(

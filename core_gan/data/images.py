@@ -81,6 +81,22 @@ def open_image(
     return im.convert("RGB")  # L, P, CMYK, YCbCr, RGB
 
 
+def open_hints(path: str | Path) -> Image.Image:
+    """A colour-hints image (see core_gan.hints), RGBA: it must have an alpha channel (opaque pixels
+    are hints)."""
+    image = open_image(path, keep_alpha=True)
+    if image.mode != "RGBA":
+        raise UserError(f"{path}: colour hints need an alpha channel (an RGBA PNG: opaque pixels are hints)")
+    return image
+
+
+def hints_array(hints: Image.Image, width: int, height: int) -> np.ndarray:
+    """Hints as uint8 RGBA (height, width, 4), scaled with nearest neighbours (a hint stays one colour)."""
+    return np.asarray(
+        hints.resize((width, height), Image.Resampling.NEAREST) if hints.size != (width, height) else hints
+    )
+
+
 def resize_short_side(image: Image.Image, side: int) -> Image.Image:
     """Resized (LANCZOS, aspect kept) so that its shorter side is ``side`` pixels."""
     scale = side / min(image.size)
