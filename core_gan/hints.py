@@ -118,14 +118,17 @@ def sample_hints(photo: np.ndarray, config: HintConfig, rng: np.random.Generator
     return hints
 
 
-def evaluation_hints(photo: np.ndarray, count: int, seed: int) -> Hints:
+def evaluation_hints(photo: np.ndarray, count: int, seed: int, strokes: bool = False) -> Hints:
     """The evaluation protocol: ``count`` squares of EVAL_SIDE px at uniform places drawn from ``seed``,
-    each the photo's mean colour there."""
+    each the photo's mean colour there (``strokes``: short strokes instead, as a user paints them)."""
     rng = np.random.default_rng(seed)
     height, width = photo.shape[:2]
     side = min(EVAL_SIDE, height, width)
     hints = Hints.none(height, width)
     for _ in range(count):
+        if strokes:
+            hints.paint(photo, *_stroke(rng, height, width))
+            continue
         top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
         hints.paint(photo, top, left, np.ones((side, side), bool))
     return hints

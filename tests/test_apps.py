@@ -43,6 +43,8 @@ def runs(tmp_path_factory):
     commands = {
         "p2p": ["pix2pix", "--data", str(root / "pairs"), "--netG", "unet_32", "--ngf", "4", "--ndf", "4",
                 "--crop-size", "32"],
+        "p2ph": ["pix2pix", "--data", str(root / "pairs"), "--netG", "unet_32", "--ngf", "4", "--ndf", "4",
+                 "--crop-size", "32", "--hints"],
         "sr4": ["srresnet", "--data", str(root / "hr"), "--blocks", "1", "--features", "4", "--crop-size", "16",
                 "--batch-size", "2"],
         "cyc": ["cyclegan", "--data", str(root / "unpaired"), "--netG", "resnet_6blocks", "--ngf", "4", "--ndf", "4",
@@ -58,7 +60,8 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(runs):
-    return load_models([str(runs / n) for n in ("p2p", "cyc", "sr4", "digits", "cdigits")], "cpu", bundled=False)
+    names = ("p2p", "p2ph", "cyc", "sr4", "digits", "cdigits")
+    return load_models([str(runs / n) for n in names], "cpu", bundled=False)
 
 
 def _png(path, array):
@@ -67,10 +70,10 @@ def _png(path, array):
 
 
 def test_models_load_once_into_their_apps(models):
-    assert set(models.translators) == {"p2p"} and set(models.unpaired) == {"cyc"}
+    assert set(models.translators) == {"p2p", "p2ph"} and set(models.unpaired) == {"cyc"}
     assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4"}
     assert set(models.gans) == {"digits", "cdigits"}
-    assert models.given == ["p2p", "cyc", "sr4 x4", "digits", "cdigits"]
+    assert models.given == ["p2p", "p2ph", "cyc", "sr4 x4", "digits", "cdigits"]
 
 
 def test_pickers_offer_the_users_model_first_else_the_first_trained_one():
@@ -84,13 +87,57 @@ def test_pickers_offer_the_users_model_first_else_the_first_trained_one():
 def test_edges2photo_from_a_sketch_and_from_a_photo(models, tmp_path):
     canvas = np.full((64, 64, 4), 255, np.uint8)
     canvas[30:33, 5:60, :3] = 0
-    edges, photo = edges2photo.edges2photo(models, {"composite": canvas}, None, "p2p")
+    edges, photo = edges2photo.edges2photo(models, {"background": canvas, "layers": []}, None, "p2p")
     assert edges.shape == photo.shape == (64, 64, 3) and (edges[31, 10] == 0).all()
     upload = _png(tmp_path / "photo.png", np.random.default_rng(1).integers(0, 256, (80, 120, 3)).astype(np.uint8))
     edges, photo = edges2photo.edges2photo(models, None, upload, "p2p")
     assert edges.shape == photo.shape == (256, 256, 3)  # the `data edges` recipe: centre square at 256
-    with pytest.raises(UserError, match="draw edges on the sketchpad or upload a photo"):
-        edges2photo.edges2photo(models, {"composite": np.full((64, 64, 4), 255, np.uint8)}, None, "p2p")
+    with pytest.raises(UserError, match="draw on the sketchpad or upload a photo"):
+        edges2photo.edges2photo(models, {"background": np.full((64, 64, 4), 255, np.uint8)}, None, "p2p")
+
+
+def _stroke_layer(rows, cols, colour, size=64):
+    layer = np.zeros((size, size, 4), np.uint8)
+    layer[rows, cols] = (*colour, 255)
+    layer[rows.stop, cols] = (*colour, 100)  # an antialiased fringe: under alpha 128, not painted
+    return layer
+
+
+def test_a_painted_sketch_splits_into_lines_and_hints():
+    canvas = np.full((64, 64, 3), 255, np.uint8)
+    canvas[10, :] = 0  # a line of the uploaded edges
+    canvas[50:53, 50:53] = (0, 0, 255)  # a coloured mark on the canvas: a hint
+    black = _stroke_layer(slice(30, 32), slice(0, 64), (10, 10, 10))
+    red = _stroke_layer(slice(8, 13), slice(20, 30), (200, 30, 30))  # painted over the canvas line
+    edges, hints = edges2photo.split_sketch({"background": canvas, "layers": [black, red]})
+    assert (edges[10] == 0).all() and (edges[30:32] == 0).all() and (edges[32] == 255).all()
+    assert (edges[50:53, 50:53] == 255).all(), "a coloured canvas mark is no line"
+    assert (hints[8:13, 20:30] == (200, 30, 30, 255)).all() and (hints[13, 20:30, 3] == 0).all()
+    assert (hints[50:53, 50:53] == (0, 0, 255, 255)).all()
+    assert (hints[30:32, :, 3] == 0).all(), "black strokes are lines, not hints"
+    assert edges2photo.split_sketch({"background": np.full((8, 8, 3), 255, np.uint8), "layers": []}) is None
+
+
+def test_edges2photo_with_colour_hints(models, runs, tmp_path):
+    canvas = np.full((64, 64, 3), 255, np.uint8)
+    canvas[30:33, 5:60] = 0
+    red = _stroke_layer(slice(5, 15), slice(5, 40), (220, 40, 40))
+    plain = edges2photo.edges2photo(models, {"background": canvas, "layers": []}, None, "p2ph")[1]
+    shown, hinted = edges2photo.edges2photo(models, {"background": canvas, "layers": [red]}, None, "p2ph")
+    assert (shown[5:15, 5:40] == (220, 40, 40)).all() and not np.array_equal(plain, hinted)
+    ignored = edges2photo.edges2photo(models, {"background": canvas, "layers": [red]}, None, "p2p")
+    assert (ignored[0] == canvas).all(), "a model without hints ignores the colours"
+    upload = _png(tmp_path / "photo.png", np.random.default_rng(1).integers(0, 256, (80, 120, 3)).astype(np.uint8))
+    none = edges2photo.edges2photo(models, None, upload, "p2ph", 0)
+    some = edges2photo.edges2photo(models, None, upload, "p2ph", 32)
+    assert np.array_equal(none[0], edges2photo.edges2photo(models, None, upload, "p2p")[0])
+    assert (some[0] != none[0]).any(axis=2).sum() > 0 and not np.array_equal(none[1], some[1])
+    hints = _png(tmp_path / "hints.png", red[:16, :16])  # scaled to the sketch with nearest neighbours
+    shown, _ = edges2photo.edges2photo(models, {"background": canvas, "layers": []}, None, "p2ph", 32, hints)
+    assert (shown[20:60, 20:64] == (220, 40, 40)).all() and (shown[60:, 20:, 0] != 220).all()
+    rgb = _png(tmp_path / "rgb.png", np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(UserError, match=r"^rgb\.png: colour hints need an alpha channel"):
+        edges2photo.edges2photo(models, {"background": canvas, "layers": []}, None, "p2ph", 32, rgb)
 
 
 def test_upscale_is_really_4x_for_rgb_gray_and_rgba(models, tmp_path):
@@ -166,7 +213,7 @@ def test_unpaired_translation_both_ways_and_bad_uploads(models, tmp_path):
 
 
 def test_every_model_has_a_card(models, runs):
-    assert set(models.cards) == {"p2p", "cyc", "sr4 x4", "digits", "cdigits"}
+    assert set(models.cards) == {"p2p", "p2ph", "cyc", "sr4 x4", "digits", "cdigits"}
     assert str(runs / "cyc") in models.cards["cyc"] and "cyclegan" in models.cards["cyc"]
 
 
@@ -198,8 +245,13 @@ def test_the_hub_over_http_answers_and_survives_a_bad_upload(server, tmp_path):
         client.predict(handle_file(str(tmp_path / "bad.png")), "cyc", "AtoB", api_name="/translate_unpaired")
     shown, translated = client.predict(handle_file(good), "cyc", "BtoA", api_name="/translate_unpaired")
     assert Image.open(translated).size == Image.open(shown).size == (12, 16)
-    _, photo = client.predict(None, handle_file(good), "p2p", api_name="/edges2photo")
+    _, photo = client.predict(None, handle_file(good), "p2p", api_name="/edges2photo")  # as before hints came
     assert Image.open(photo).size == (256, 256)
+    hints = np.zeros((16, 12, 4), np.uint8)
+    hints[2:6, 2:6] = (0, 180, 0, 255)
+    hints_file = _png(tmp_path / "hints.png", hints)
+    shown, photo = client.predict(None, handle_file(good), "p2ph", 0, handle_file(hints_file), api_name="/edges2photo")
+    assert (np.asarray(Image.open(shown))[36:92, 46:124] == (0, 180, 0)).all()  # scaled to the 256 px edges
 
 
 def test_eight_concurrent_clients_get_their_own_results(server, tmp_path):
