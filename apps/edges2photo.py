@@ -22,11 +22,9 @@ from apps.common import UNSEEN_PHOTOS, AppModels, card_under, check_size, read_u
 from core_gan.data.builders import EdgeConfig, photo_and_edges
 from core_gan.data.images import hints_array, open_hints
 from core_gan.errors import UserError
-from core_gan.hints import evaluation_hints
+from core_gan.hints import LINE_LEVEL, evaluation_hints
 
 CANVAS = 256
-LINE_LEVEL = 64
-"""A painted pixel whose channels are all below this is a line (the palette's black); any other colour is a hint."""
 CHROMA = 48
 """A canvas pixel whose channels spread by at least this much is coloured: a hint, not a line."""
 PALETTE = ["#000000", "#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#2e86c1", "#85c1e9", "#7d5a3c", "#f0c8a0",

@@ -37,6 +37,9 @@ from core_gan.config import option
 HINT_CHANNELS = 10
 """Channels G reads after the sketch: hint colours (3), mask (1), edge-aware fill (3), nearest fill (3)."""
 
+LINE_LEVEL = 24
+"""In a painted sketch, a stroke whose channels are all below this (8-bit) is a line; any other colour is a hint."""
+
 EVAL_SIDE = 5
 """Side of the hint squares of the evaluation protocol (the photo's mean colour in a 5 x 5 px square)."""
 
