@@ -185,7 +185,8 @@ def visible(x: torch.Tensor) -> torch.Tensor:
 
 
 def load_with_zero_hints(G: torch.nn.Module, parent: dict[str, torch.Tensor]) -> None:
-    """Load a hint-less parent's weights into a hinted G: a weight of G that reads more input channels
+    """Load a parent's weights into G (or a dict of generators); for a hint-less parent of a hinted G,
+    a weight of G that reads more input channels
     than the parent's (the first convolution) gets the parent's weights on the first ones and zeros on
     the hint channels, so G computes exactly the parent's output until training moves them."""
     own = G.state_dict()

@@ -107,3 +107,22 @@ class ConditionalBatchNorm2d(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def input_channels(net: nn.Module) -> int:
+    """The channels a network's first convolution (or linear layer) reads."""
+    first = next(m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+    return first.in_channels if isinstance(first, nn.Conv2d) else first.in_features
+
+
+def shape_problem(net: nn.Module, batch: int, side: int) -> str | None:
+    """Why ``net`` cannot train on a batch of ``batch`` images of ``side`` x ``side`` px (None when it
+    can): one forward pass in training mode on the meta device, which computes shapes and nothing else."""
+    import copy
+
+    meta = copy.deepcopy(net).to("meta").train()
+    try:
+        meta(torch.empty(batch, input_channels(net), side, side, device="meta"))
+    except (RuntimeError, ValueError) as e:
+        return str(e).strip().splitlines()[0]
+    return None

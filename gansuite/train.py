@@ -40,7 +40,9 @@ from core_gan.metrics.features import InceptionExtractor
 from core_gan.metrics.generator import SampleDistance
 from core_gan.models.dcgan import IMAGE_SIZES as DCGAN_SIZES
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
+from core_gan.models.translators import unets_for
 from core_gan.models.vgg import load_vgg_features
+from core_gan.nn import shape_problem
 from core_gan.objective import Objective
 from core_gan.recipe import Recipe, Schedule
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
@@ -417,6 +419,36 @@ def base_evaluator(args: argparse.Namespace, data: BaseData, objective: GANObjec
 # pix2pix and CycleGAN
 
 
+def unet_for_crop(network: Any, args: argparse.Namespace) -> Any:
+    """``--crop-size N`` without ``--netG`` (and no ``--init``): a recipe's U-Net becomes unet_N, the one
+    that fits N px crops (said in one line)."""
+    crop = args.crop_size
+    if crop is None or args.init is not None or "netG" in flags.given(args, "network"):
+        return network
+    if network.netG.startswith("unet_") and network.netG != f"unet_{crop}" and f"unet_{crop}" in unets_for(crop):
+        warnings.warn(f"--crop-size {crop}: G is unet_{crop}, the U-Net for {crop} px crops (--netG chooses another)",
+                      stacklevel=2)  # fmt: skip
+        return replace(network, netG=f"unet_{crop}")
+    return network
+
+
+def check_crop(crop: int, batch: int, netG: str, networks: nn.ModuleDict) -> None:
+    """Every network can train on ``batch`` crops of ``crop`` px (checked on shapes alone, before a run
+    folder exists); else one line naming the flag and what fits."""
+    for name, net in networks.items():
+        problem = shape_problem(net, batch, crop)
+        if problem is None:
+            continue
+        if name.startswith("G") and netG.startswith("unet_"):
+            fitting = unets_for(crop)
+            n = int(netG.removeprefix("unet_"))
+            fix = f"--netG {' or '.join(fitting)}" if fitting else "a U-Net needs a multiple of a power of 2 >= 32"
+            refuse(f"--crop-size {crop}", f"{netG} takes crops that are multiples of {n} ({n}, {2 * n}, ...); "
+                   f"use --crop-size {max(n, round(crop / n) * n)}, or for {crop} px crops: {fix}")  # fmt: skip
+        refuse(f"--crop-size {crop}", f"{name} cannot train on {crop} px crops at batch {batch} ({problem}); "
+               "use a larger --crop-size (or, for D, fewer --n-layers-d)")  # fmt: skip
+
+
 def paired_transform(args: argparse.Namespace, netG: str) -> PairedTransformConfig:
     """``--crop-size`` (else the U-Net's own size: unet_256 -> 256, else the papers' 256), loaded at
     ``--load-size`` (else crop x 286/256)."""
@@ -467,8 +499,7 @@ def translation_networks(
         raise UserError(f"--netG {net.netG}: {e}") from e
     if init is not None:
         try:
-            for name, G in generators.items():
-                load_with_zero_hints(G, init[name].state_dict())
+            load_with_zero_hints(generators, init.state_dict())
         except RuntimeError as e:
             reason = (str(e).splitlines()[1:] or [str(e)])[0].strip()
             raise UserError(f"--init {args.init}: its generators do not fit this data ({reason})") from e
@@ -479,6 +510,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
     """pix2pix on DATA/train, validated on DATA/val when there is one."""
     seed = runtime(args).seed
     network, init = translation_network(spec, args)
+    network = unet_for_crop(network, args)
     transform = paired_transform(args, network.netG)
     data: Dataset = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
     root = Path(args.data)
@@ -493,6 +525,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
         refuse(flags.flag_name(next(iter(flags.given(args, "hints")))), "sets how colour hints are drawn: add --hints")
     preview = preview_batch(val if val is not None else data, 4)
     net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
+    check_crop(transform.crop_size, schedule.batch_size, net.netG, nn.ModuleDict({**generators, **discriminators}))
     loss = flags.replace(recipe.loss, args, "loss")
     objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview, net.input_nc)
     evaluator = paired_validation(val, args.eval_samples) if val is not None and args.eval_every != 0 else None
@@ -509,6 +542,7 @@ def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: ar
     """CycleGAN on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
     seed = runtime(args).seed
     network, init = translation_network(spec, args)
+    network = unet_for_crop(network, args)
     transform = paired_transform(args, network.netG)
     data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=seed, strict=args.strict)
     root = Path(args.data)
@@ -516,6 +550,7 @@ def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: ar
     preview = preview_batch(UnpairedFolder(root, "test", transform, train=False) if has_test else data, 2)
     channels = {"a_nc": preview[0].shape[1], "b_nc": preview[1].shape[1]}
     net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
+    check_crop(transform.crop_size, schedule.batch_size, net.netG, nn.ModuleDict({**generators, **discriminators}))
     loss = flags.replace(recipe.loss, args, "loss")
     objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview, seed)
     return Setup(

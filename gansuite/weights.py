@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from torch import nn
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from core_gan.checkpoint import atomic_write, first_line, load_checkpoint, save_inference
 from core_gan.errors import UserError
 from core_gan.ncnn import load_into, read_convolutions
+from core_gan.outputs import check_new_folder, replace_folder
 from gansuite import community
 from gansuite.runs import imported_dir, imported_runs
 from gansuite.zoo import ZOO, import_zoo
@@ -94,17 +96,24 @@ def load_pth(net: nn.Module, path: Path) -> None:
         raise UserError(f"{path}: not {type(net).__name__} weights of this size ({first_line(e)})") from e
 
 
-def import_weights(name: str, out: Path | None = None, source: Path | None = None) -> Path:
+def import_weights(name: str, out: Path | None = None, source: Path | None = None, overwrite: bool = False) -> Path:
     """Build ``out`` (default: ``imported_dir()/name``) from published weights: Real-ESRGAN (:data:`PRETRAINED`),
     the reference pix2pix/CycleGAN zoo (:data:`gansuite.zoo.ZOO`) or, for ``sr``, any model file
-    spandrel recognises (``source``; named after it by default)."""
+    spandrel recognises (``source``; named after it by default). A user's ``out`` that holds files already
+    (a run) is refused, or with ``overwrite`` replaced whole; an earlier import in gansuite's own folder is
+    replaced whole (an import is rebuilt from its source, and a failure leaves the old one)."""
     if name == "sr":
-        return community.import_sr(source, out)
-    if name in ZOO:
-        return import_zoo(name, out or imported_dir() / name, source)
-    if name not in PRETRAINED:
+        if source is None:
+            raise UserError("weights import sr: pass the model file with --from FILE (.pth, .pt, .ckpt, .safetensors)")
+        target, build = out or imported_dir() / f"sr-{source.stem}", partial(community.import_sr, source)
+    elif name in ZOO:
+        target, build = out or imported_dir() / name, partial(import_zoo, name, source=source)
+    elif name in PRETRAINED:
+        target, build = out or imported_dir() / name, partial(import_real_esrgan, PRETRAINED[name], source=source)
+    else:
         raise UserError(f"unknown pretrained weights {name!r}; choose one of {', '.join(importable())}")
-    return import_real_esrgan(PRETRAINED[name], out or imported_dir() / name, source)
+    check_new_folder(target, overwrite or out is None)
+    return replace_folder(target, build)
 
 
 def importable() -> list[str]:

@@ -104,8 +104,8 @@ def test_cgan_samples_grid_folder_label_and_class_grid(cgan_run, tmp_path, capsy
 
 
 def test_interpolate_and_arithmetic(cgan_run, tmp_path, capsys):
-    for slerp in ([], ["--slerp"]):
-        args = ["interpolate", cgan_run, "--out", tmp_path / "strip.png", "--steps", "5", "--label", "3", *slerp]
+    for name, slerp in (("strip", []), ("slerp", ["--slerp"])):
+        args = ["interpolate", cgan_run, "--out", tmp_path / f"{name}.png", "--steps", "5", "--label", "3", *slerp]
         assert run_cli(args, capsys)[0] == 0
     with Image.open(tmp_path / "strip.png") as im:
         width, height = im.size

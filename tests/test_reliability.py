@@ -161,10 +161,33 @@ def fuzz_inputs(tmp_path_factory):
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (root / "notes.png").write_text("a text file named like an image")
     Image.fromarray(rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)).save(root / "small.png")
+    (root / "photos").mkdir()
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "photos/photo.png")
+    (root / "notes.txt").write_text("the user's notes")
+    for side in ("trainA", "trainB"):
+        (root / "unpaired" / side).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "unpaired" / side / "0.png")
     dcgan = ["train", "dcgan", "--data", "digits", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--steps", "1",
              "--device", "cpu", "--out", str(root / "dcgan")]  # fmt: skip
     assert main(dcgan) == 0
+    import shutil
+
+    import safetensors.torch
+
+    shutil.copytree(root / "dcgan", root / "badshape")
+    tensors = safetensors.torch.load_file(root / "badshape/model.safetensors")
+    key = next(k for k, v in tensors.items() if v.dim() == 4)
+    tensors[key] = torch.zeros(1, 1, 1, 1)
+    safetensors.torch.save_file(tensors, root / "badshape/model.safetensors")
     return root
+
+
+def checksums(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
 
 
 FUZZ = {
@@ -226,7 +249,45 @@ FUZZ = {
     "missing run": (["export", "{root}/no_run", "--format", "onnx", "--out", "{out}/g.onnx"], "no_run"),
     "resume without a checkpoint": (["train", "dcgan", "--data", "digits", "--resume", "--out", "{out}"], "--resume"),
     "sample from a non-run": (["sample", "{root}/empty", "--out", "{out}/s.png"], "empty"),
-}
+    # the third round (issue "Nothing a user owns is overwritten")
+    "upscale into the folder of its input": (
+        ["upscale", "bicubic", "{root}/photos", "--out", "{root}/photos"], "would replace the input",
+    ),
+    "upscale --out an existing file": (["upscale", "bicubic", "{root}/small.png", "--out", "{root}/notes.txt"],
+                                       "notes.txt: is a file"),
+    "weights import over a trained run": (
+        ["weights", "import", "realesrgan-x4plus", "--out", "{root}/dcgan"], "holds files already",
+    ),
+    "export over an existing file": (
+        ["export", "{root}/dcgan", "--format", "safetensors", "--out", "{root}/notes.txt"], "already there",
+    ),
+    "sample over an existing file": (["sample", "{root}/dcgan", "-n", "2", "--out", "{root}/small.png"],
+                                     "already there"),
+    "data edges into its source": (["data", "edges", "{root}/photos", "{root}/photos"], "would replace the input"),
+    "pix2pix crops of 7 px": (["train", "pix2pix", "--data", "{root}/pairs", "--crop-size", "7", "--out", "{out}"],
+                              "--crop-size 7"),
+    "pix2pix unet_256 on 128 px crops": (
+        ["train", "pix2pix", "--data", "{root}/pairs", "--crop-size", "128", "--netG", "unet_256", "--out", "{out}"],
+        "unet_32 or unet_64 or unet_128",
+    ),
+    "pix2pix 100 px crops for unet_64": (
+        ["train", "pix2pix", "--data", "{root}/pairs", "--crop-size", "100", "--netG", "unet_64", "--out", "{out}"],
+        "--crop-size 100",
+    ),
+    "pix2pix unet_48": (["train", "pix2pix", "--data", "{root}/pairs", "--netG", "unet_48", "--out", "{out}"],
+                        "unet_32, unet_64"),
+    "cyclegan crops of 16 px": (
+        ["train", "cyclegan", "--data", "{root}/unpaired", "--crop-size", "16", "--out", "{out}"], "--crop-size 16",
+    ),
+    "srresnet crop not a multiple of the scale": (
+        ["train", "srresnet", "--data", "{root}/photos", "--crop-size", "30", "--out", "{out}"], "--crop-size 30",
+    ),
+    "ssim border larger than the image": (
+        ["eval", "ssim", "{root}/photos", "{root}/photos", "--crop-border", "100"], "--crop-border 100",
+    ),
+    "a port above 65535": (["app", "gan", "--port", "99999"], "--port"),
+    "weights of the wrong shape": (["sample", "{root}/badshape", "--out", "{out}/s.png"], "badshape"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", FUZZ, ids=list(FUZZ))
@@ -234,11 +295,41 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(fuzz_inputs, tmp_pat
     argv, names = FUZZ[case]
     out = tmp_path / "out"
     argv = [a.format(root=fuzz_inputs, out=out) for a in argv]
+    before = checksums(fuzz_inputs)
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(main(argv))
+    assert checksums(fuzz_inputs) == before, "a file the user had changed, or a new one appeared among them"
     assert exit_info.value.code == 2
     progress = re.compile(r"\d+%\|")  # tqdm's bar, also on stderr
     err = capsys.readouterr().err.splitlines()
     lines = [line for line in err if line.strip() and "warning" not in line and not progress.search(line)]
     assert len(lines) == 1 and names in lines[0], lines
     assert not out.exists() or not any(out.rglob("*.pt")), "nothing partial is left"
+
+
+def test_overwrite_replaces_outputs_but_never_an_input_and_a_run_whole(fuzz_inputs, tmp_path, capsys):
+    out = tmp_path / "up"
+    args = ["upscale", "bicubic", str(fuzz_inputs / "small.png"), "--out", str(out)]
+    assert main(args) == 0
+    first = (out / "small.png").stat().st_mtime_ns
+    assert main(args) == 2 and "pass --overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0 and (out / "small.png").stat().st_mtime_ns != first
+    photos = fuzz_inputs / "photos"
+    assert main(["upscale", "bicubic", str(photos), "--out", str(photos), "--overwrite"]) == 2
+    assert "would replace the input" in capsys.readouterr().err
+    from core_gan.outputs import replace_folder
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints/last.pt").write_text("old")
+
+    def fails(tmp: Path) -> None:
+        (tmp / "model.json").write_text("{}")
+        raise RuntimeError("the import broke half-way")
+
+    with pytest.raises(RuntimeError):
+        replace_folder(run, fails)
+    assert (run / "checkpoints/last.pt").read_text() == "old" and not (run / "model.json").exists()
+    replace_folder(run, lambda tmp: (tmp / "model.json").write_text("{}"))
+    assert sorted(p.name for p in run.iterdir()) == ["model.json"], "replaced whole, nothing of the old run left"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

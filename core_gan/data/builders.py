@@ -16,6 +16,7 @@ from tqdm import tqdm
 from core_gan.checkpoint import atomic_write
 from core_gan.data.images import list_images, open_image, readable
 from core_gan.errors import UserError
+from core_gan.outputs import check_folder, check_new_folder, check_outputs
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def build_edges(src: str | Path, dst: str | Path, config: EdgeConfig = EdgeConfi
     """Photos under ``src`` -> ``dst/<name>.png`` holding edges | photo side by side (A = edges)."""
     files = readable(list_images(src))
     out = Path(dst)
+    check_folder(out, "DST")
+    check_outputs([out / f"{path.stem}.png" for path in files], files, flag="DST")
     for path in tqdm(files, desc="edges", unit="img"):
         photo, edges = photo_and_edges(open_image(path), config)
         _save_png(np.concatenate([edges, photo], axis=1), out / f"{path.stem}.png")
@@ -100,6 +103,8 @@ def combine(a_dir: str | Path, b_dir: str | Path, dst: str | Path) -> int:
     common = sorted(a.keys() & b.keys())
     if not common:
         raise UserError(f"{a_dir} and {b_dir}: no file names in common")
+    check_folder(Path(dst), "DST")
+    check_outputs([Path(dst) / key.with_suffix(".png") for key in common], [*a.values(), *b.values()], flag="DST")
     for key in tqdm(common, desc="combine", unit="pair"):
         left, right = np.asarray(open_image(a[key])), np.asarray(open_image(b[key]))
         if left.shape != right.shape:
@@ -112,6 +117,7 @@ def sr_crops(src: str | Path, dst: str | Path, size: int = 480, step: int = 240)
     """Cut each HR image into ``size``-pixel sub-images every ``step`` pixels (the last ones flush with
     the border), as BasicSR does for DIV2K: random crops then read small files, not 2K images."""
     count = 0
+    check_new_folder(Path(dst), overwrite=False, flag="DST")
     for path in tqdm(readable(list_images(src)), desc="sr-crops", unit="img"):
         image = np.asarray(open_image(path))
         h, w = image.shape[:2]

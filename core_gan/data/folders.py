@@ -175,7 +175,7 @@ class SRFolder(RobustDataset):
     ) -> None:
         super().__init__()
         if crop % scale:
-            raise UserError(f"--crop {crop}: must be a multiple of the scale {scale}")
+            raise UserError(f"--crop-size {crop}: must be a multiple of the scale {scale}")
         self.root, self.scale, self.crop, self.train, self.strict = Path(root), scale, crop, train, strict
         hr_dir = self.root / "HR" if (self.root / "HR").is_dir() else self.root
         self.hr = readable(list_images(hr_dir), strict)

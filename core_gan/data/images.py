@@ -21,6 +21,7 @@ from core_gan.pixels import from_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 MAX_PIXELS = 100_000_000  # 10k x 10k; larger files are refused before decoding
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb guard at the same limit (its default is 89.5 MP)
 
 
 class Unreadable(UserError):

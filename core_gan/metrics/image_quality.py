@@ -36,6 +36,10 @@ def rgb_to_y(rgb: torch.Tensor) -> torch.Tensor:
     return 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
+SSIM_WINDOW = 11
+"""Side of SSIM's Gaussian window (Wang et al. 2004); an image must be at least this large."""
+
+
 def _protocol(
     sr: torch.Tensor | np.ndarray, hr: torch.Tensor | np.ndarray, crop_border: int, y_channel: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +69,7 @@ def ssim(
 ) -> torch.Tensor:
     """Mean SSIM per image (B,), inputs in [0, 255] (Wang et al. 2004, Eq. 13, Gaussian window)."""
     a, b = _protocol(sr, hr, crop_border, y_channel)
-    ssim_map = kornia.metrics.ssim(a / MAX_VALUE, b / MAX_VALUE, window_size=11, max_val=1.0, padding="valid")
+    ssim_map = kornia.metrics.ssim(a / MAX_VALUE, b / MAX_VALUE, window_size=SSIM_WINDOW, max_val=1.0, padding="valid")
     return ssim_map.flatten(1).mean(1)
 
 

@@ -185,7 +185,15 @@ def make_generator(
     if name.startswith("resnet_") and name.endswith("blocks") and blocks_text.isdigit():
         blocks = int(blocks_text)
         return ResNetGenerator(in_ch, out_ch, blocks, ngf, norm, dropout, upsample)
-    raise ValueError(f"unknown generator {name!r}; expected unet_256, unet_128, resnet_9blocks, resnet_6blocks")
+    raise ValueError(
+        f"unknown generator {name!r}; expected unet_N with N a power of 2 >= 32 (unet_32, unet_64, "
+        "unet_128, unet_256, ...: the crop it fits) or resnet_Nblocks (resnet_6blocks, resnet_9blocks)"
+    )
+
+
+def unets_for(crop: int) -> list[str]:
+    """The U-Nets that take ``crop`` px crops: unet_N for N a power of 2, 32 <= N <= crop, dividing crop."""
+    return [f"unet_{n}" for n in (2**k for k in range(5, crop.bit_length())) if crop % n == 0]
 
 
 GENERATORS = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks")
