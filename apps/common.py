@@ -104,6 +104,8 @@ class AppModels:
     cards: dict[str, str] = field(default_factory=dict)
     given: list[str] = field(default_factory=list)
     """Names of the models the user gave (``--checkpoint``), in their order."""
+    device: str = "cpu"
+    """Where the models run (and models added later, e.g. downloaded from the zoo)."""
 
     def card(self, name: str | None) -> str:
         return self.cards.get(name or "", "")
@@ -165,34 +167,38 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
     """The bundled checkpoints and imported weights (when ``bundled``; Real-ESRGAN is imported on the
     spot when the optional extra is installed) and every run in ``runs``, each in the app its model
     type belongs to; bicubic x2 and x4 are always offered for super-resolution."""
-    models = AppModels(upscalers={f"bicubic x{s}": Upscaler("bicubic", device, s) for s in (2, 4)})
+    models = AppModels(upscalers={f"bicubic x{s}": Upscaler("bicubic", device, s) for s in (2, 4)}, device=device)
     sources = [str(m.path) for m in bundled_models().values()] if bundled else []
     if bundled:
         sources += [str(path) for path in import_available().values()]
     for run in [*sources, *(runs or [])]:
-        path = resolve_run(run)
-        given = run not in sources
-        meta_path = path / "model.json"
-        if not meta_path.is_file():
-            raise UserError(f"{meta_path}: missing; is {run} a finished gansuite run?")
-        meta = json.loads(meta_path.read_text())
-        kind, name = meta.get("model"), path.name
-        if kind == "pix2pix" and domains(path, meta)[0] in ("A", "edges"):
-            models.translators[name] = Translator(path, device)
-        elif kind in TRANSLATION_MODELS:
-            models.unpaired[name] = {d: Translator(path, device, direction=d) for d in directions(meta)}
-        elif kind in (*SR_MODELS, SPANDREL):
-            upscaler = Upscaler(path, device)
-            name = f"{name} x{upscaler.scale}"
-            models.upscalers[name] = upscaler
-        elif kind in BASE_MODELS:
-            models.gans[name] = BaseGANModel(path, device)
-        else:
-            raise UserError(f"{run}: a {kind} model has no app (apps serve pix2pix, CycleGAN, SR and base GANs)")
-        models.cards[name] = model_card(path)
-        if given:
+        name = add_model(models, resolve_run(run), device)
+        if run not in sources:
             models.given.append(name)
     return models
+
+
+def add_model(models: AppModels, path: Path, device: str) -> str:
+    """Load the run at ``path`` into the app its model type belongs to, with its card; its name in the UI."""
+    meta_path = path / "model.json"
+    if not meta_path.is_file():
+        raise UserError(f"{meta_path}: missing; is {path} a finished gansuite run?")
+    meta = json.loads(meta_path.read_text())
+    kind, name = meta.get("model"), path.name
+    if kind == "pix2pix" and domains(path, meta)[0] in ("A", "edges"):
+        models.translators[name] = Translator(path, device)
+    elif kind in TRANSLATION_MODELS:
+        models.unpaired[name] = {d: Translator(path, device, direction=d) for d in directions(meta)}
+    elif kind in (*SR_MODELS, SPANDREL):
+        upscaler = Upscaler(path, device)
+        name = f"{name} x{upscaler.scale}"
+        models.upscalers[name] = upscaler
+    elif kind in BASE_MODELS:
+        models.gans[name] = BaseGANModel(path, device)
+    else:
+        raise UserError(f"{path}: a {kind} model has no app (apps serve pix2pix, CycleGAN, SR and base GANs)")
+    models.cards[name] = model_card(path)
+    return name
 
 
 def read_upload(path: str | None, what: str = "an image") -> np.ndarray:

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from apps.common import UNSEEN_PHOTOS, AppModels, card_under, check_size, read_upload, to_rgb, uploaded_image
+from apps.common import UNSEEN_PHOTOS, AppModels, add_model, card_under, check_size, read_upload, to_rgb, uploaded_image
 from core_gan.data.builders import EdgeConfig, photo_and_edges
 from core_gan.data.images import hints_array, open_hints
 from core_gan.errors import UserError
@@ -29,6 +29,8 @@ CHROMA = 48
 """A canvas pixel whose channels spread by at least this much is coloured: a hint, not a line."""
 PALETTE = ["#000000", "#c0392b", "#e67e22", "#f1c40f", "#27ae60", "#2e86c1", "#85c1e9", "#7d5a3c", "#f0c8a0",
            "#808080", "#ffffff"]  # fmt: skip
+ZOO_MODELS = {"pix2pix-edges2shoes": "shoes", "pix2pix-edges2handbags": "handbags"}
+"""The reference pix2pix models from edges (junyanz' zoo, 218 MB each), offered with one button each."""
 PAINTED = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "painted"
 """Painted sketches (edges + a layer of colour strokes) made from the bundled photos no model was trained on."""
 
@@ -107,6 +109,20 @@ def edges2photo(
     return with_hints(edges, hints), translator(edges, hints)
 
 
+def fetch_zoo_model(
+    models: AppModels,
+    name: str,
+    progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+) -> gr.Dropdown:
+    """Download a reference zoo model into the cache (its digest recorded at the first download and
+    checked after), import it and offer it in the picker. Offline, the error says what to download and
+    where to put it."""
+    from gansuite.weights import import_weights
+
+    added = add_model(models, import_weights(name), models.device)
+    return gr.Dropdown(choices=list(models.translators), value=added)
+
+
 def white_canvas() -> dict:
     return {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8), "layers": [], "composite": None}
 
@@ -135,6 +151,10 @@ def build(models: AppModels, guard) -> None:
                 hints_image = uploaded_image(label="RGBA PNG: opaque pixels are hints in their colour")
             model = gr.Dropdown(names, value=models.default(names), label="pix2pix model")
             card_under(models, model)
+            with gr.Row():
+                for name, what in ZOO_MODELS.items():
+                    fetch = gr.Button(f"Download the reference {what} model (218 MB)", size="sm")
+                    fetch.click(guard(partial(fetch_zoo_model, models, name)), None, model, api_name=f"fetch_{what}")
             button = gr.Button("Translate", variant="primary")
         with gr.Column():
             edges = gr.Image(label="the model's input: edges and hints", format="png", interactive=False)

@@ -123,3 +123,24 @@ def test_every_zoo_entry_names_its_network_and_url():
     assert zoo.ZOO["cyclegan-horse2zebra"].url.endswith("/cyclegan/pretrained_models/horse2zebra.pth")
     assert zoo.network_config("pix2pix").netG == "unet_256" and zoo.network_config("pix2pix").dropout
     assert zoo.network_config("cyclegan").netG == "resnet_9blocks" and zoo.network_config("cyclegan").norm == "instance"
+
+
+def test_the_edges_tab_downloads_a_reference_model_into_its_picker(tmp_path, http_server, monkeypatch):
+    from apps.common import AppModels
+    from apps.edges2photo import fetch_zoo_model
+
+    root, url = http_server
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(zoo, "PIX2PIX_URL", url + "/{file}.pth")
+    models = AppModels()
+    with pytest.raises(UserError, match=r"edges2shoes\.pth: download from .* failed \(HTTP 404\)"):
+        fetch_zoo_model(models, "pix2pix-edges2shoes")  # the server does not have it
+    assert "pix2pix-edges2shoes" not in models.translators
+    torch.save(randomised(UnetGenerator()).state_dict(), root / "edges2shoes.pth")
+    picker = fetch_zoo_model(models, "pix2pix-edges2shoes")
+    assert picker.value == "pix2pix-edges2shoes" and "pix2pix-edges2shoes" in models.translators
+    assert "imported from edges2shoes.pth (http://127.0.0.1" in models.cards["pix2pix-edges2shoes"]
+    cached = zoo.cache_dir() / "gansuite-zoo" / "pix2pix-edges2shoes.pth"
+    cached.write_bytes(cached.read_bytes()[:-1] + b"x")  # changed since its digest was recorded
+    with pytest.raises(UserError, match="differs from .*recorded at its first download"):
+        fetch_zoo_model(models, "pix2pix-edges2shoes")
