@@ -139,7 +139,7 @@ def test_the_edges_tab_downloads_a_reference_model_into_its_picker(tmp_path, htt
     torch.save(randomised(UnetGenerator()).state_dict(), root / "edges2shoes.pth")
     picker = fetch_zoo_model(models, "pix2pix-edges2shoes")
     assert picker.value == "pix2pix-edges2shoes" and "pix2pix-edges2shoes" in models.translators
-    assert "imported from edges2shoes.pth (http://127.0.0.1" in models.cards["pix2pix-edges2shoes"]
+    assert "imported from pix2pix-edges2shoes.pth" in models.cards["pix2pix-edges2shoes"]
     cached = zoo.cache_dir() / "gansuite-zoo" / "pix2pix-edges2shoes.pth"
     cached.write_bytes(cached.read_bytes()[:-1] + b"x")  # changed since its digest was recorded
     with pytest.raises(UserError, match="differs from .*recorded at its first download"):
