@@ -126,14 +126,13 @@ def model_card(run: Path) -> str:
     training, config = run / "training.json", run / "config.json"
     if training.is_file():
         t = json.loads(training.read_text())
-        lines = [t.get("description", ""), f"Trained {t['steps']:,} steps in {t['train_minutes']} CPU minutes."]
+        lines = [f"{t.get('description', '')} ({t['steps']:,} steps, {t['train_minutes']} CPU minutes)."]
         figures = dict(t.get("figures", {}))
         if figures:
             on = figures.pop("photos", "photos it never saw")
-            lines.append(f"Measured on {on}: " + ", ".join(f"{k} {v}" for k, v in figures.items()) + ".")
-        if t.get("command"):
-            lines.append(f"Reproduce: `python -m apps.train_bundled --only {run.name}` (data, then `{t['command']}`)")
-        return "\n\n".join(line for line in lines if line)
+            lines.append(f"On {on}: " + "; ".join(f"{k}: {v}" for k, v in figures.items()) + ".")
+        lines.append(f"Reproduce: `python -m apps.train_bundled --only {run.name}`.")
+        return "\n\n".join(lines)
     meta = json.loads((run / "model.json").read_text())
     text = f"`{run}`: {meta.get('architecture', meta['model'])}"
     if config.is_file():

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from core_gan.checkpoint import write_json
 from core_gan.data.builders import EdgeConfig, build_edges, photo_and_edges, sr_crops
 from core_gan.data.images import list_images, open_image, readable, resize_short_side
+from core_gan.hints import evaluation_hints
 from gansuite.cli import main as cli
 from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
@@ -70,14 +71,12 @@ def means_stage(init: str, lambda_colour: int, steps: int) -> list[str]:
 # name -> (description, gansuite arguments without --out)
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "edges2photo": (
-        "pix2pix edges -> photo (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999) on 1,590 scene "
-        "crops of the offline-photos corpus's 159 train photos, edges by `gansuite data edges`' default recipe: "
-        "edges2photo-base (7,500 steps, the paper's objective), edges2photo-gradient (3,000 steps, the cGAN term "
-        "at 0.25 and an L1 between gradient maps of sigma-2 blurred images), edges2photo-colour (1,000 steps, "
-        "frequency separation: D sees the images less their sigma-4 blur, and an L2 between 16 px local means, "
-        "weight 100), edges2photo-l1 (1,800 steps with the pixel L1 at 50 and the local-means L2 at 300), "
-        "edges2photo-colour600 (1,500 steps with the local-means L2 at 600), then 1,500 steps with it at 1,200",
-        means_stage("edges2photo-colour600", 1200, 1500),
+        "pix2pix edges + colour hints -> photo, warm-started from the hint-less edges2photo on the corpus's train "
+        "scenes; colour hints drawn from the photos as Zhang et al. 2017 do",
+        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-nohints"),
+         "--hints", "--hint-p", "0.04", "--hint-none-share", "0.3", *SEPARATED, "--lambda-l1", "50",
+         "--lambda-colour", "1200", "--ema", "0.998", "--batch-size", "4", "--steps", "4000", "--log-every", "50",
+         "--sample-every", "500", "--checkpoint-every", "100", "--eval-every", "500", "--eval-samples", "64", *FAST],
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
@@ -140,6 +139,11 @@ BASES: dict[str, tuple[str, list[str]]] = {
         "edges2photo-l1, then 1,500 steps from its G (fresh D) with the local-means L2 at 600",
         means_stage("edges2photo-l1", 600, 1500),
     ),
+    "edges2photo-nohints": (
+        "pix2pix edges -> photo (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999), the bundled model "
+        "before colour hints: edges2photo-colour600, then 1,500 steps with the local-means L2 at 1,200",
+        means_stage("edges2photo-colour600", 1200, 1500),
+    ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
         ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
@@ -154,6 +158,9 @@ BASES: dict[str, tuple[str, list[str]]] = {
 """Runs that a recipe starts from (its ``--init``) and that are not bundled themselves: trained first when
 missing; their commands and minutes are part of the bundled model's card."""
 
+
+CARD_HINTS = (0, 16, 64)
+"""Numbers of hint points at which a hinted model's card gives its figures."""
 
 SCALES = {256: 1, 384: 2, 512: 3, 768: 4}
 """Short side a corpus photo is resized to -> random 256 px crops taken from it (256: its centre square)."""
@@ -272,8 +279,12 @@ PREPARE: dict[str, Callable[[Path], Path]] = {
 
 
 def last_figures(run: Path) -> dict[str, float]:
-    """The last logged value of every figure in metrics.jsonl (losses, and validation when present)."""
+    """The last logged value of every figure in metrics.jsonl (losses, and validation when present);
+    for a run that is only an earlier bundled model's export, its recorded steps and training time."""
     figures: dict[str, float] = {}
+    if not (run / "metrics.jsonl").is_file() and (run / "training.json").is_file():
+        card = json.loads((run / "training.json").read_text())
+        return {"step": card["steps"], "time": card["train_minutes"] * 60}
     for line in (run / "metrics.jsonl").read_text().splitlines():
         figures.update(json.loads(line))
     return figures
@@ -325,6 +336,19 @@ def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     """The model's card figures, measured by the benchmarks' own code on images it never saw."""
     kind = json.loads((model / "model.json").read_text())["model"]
     data = Path(flag(RECIPES[name][1], "--data") or "")
+    if kind == "pix2pix" and json.loads((model / "model.json").read_text())["config"].get("hints"):
+        from benchmarks.bench_edges2photo import evaluate_hints
+
+        photos = readable(list_images(corpus / "test"))
+        results = evaluate_hints(Translator(model), photos, list(CARD_HINTS))
+        figures = {"photos": f"the corpus's {len(photos)} test photos"}
+        for n, outputs in results.items():
+            m, fill = outputs["model"], outputs["edge-aware fill"]
+            figures[f"{n} hints"] = (
+                f"PSNR {m['PSNR dB']:.2f} dB, Delta E {m['Delta E']:.1f}, edge F1 {m['edge F1']:.2f}"
+                + (f" (edge-aware fill {fill['PSNR dB']:.2f} dB, {fill['Delta E']:.1f})" if n else "")
+            )
+        return figures
     if kind == "pix2pix":
         from benchmarks.bench_edges2photo import evaluate, training_mean_colour
 
@@ -351,15 +375,22 @@ def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     return {}
 
 
+README_STROKES = 24
+"""Colour strokes of the README's edges-to-photo row (as many as the app's painted examples)."""
+
+
 def figures_for_readme(corpus: Path, out: Path) -> None:
-    """``out``/edges2photo.jpg, sr.jpg, green2warm.jpg: the bundled models on photos they never saw."""
+    """``out``/edges2photo.jpg (sketch | sketch + hints | output | photo), sr.jpg, green2warm.jpg: the
+    bundled models on photos they never saw."""
     out.mkdir(parents=True, exist_ok=True)
     test = readable(list_images(corpus / "test"))
     tiles = []
     e2p = Translator(CHECKPOINTS / "edges2photo")
-    for path in [*test[1:12:5], SAMPLES / "photos" / "chelsea.jpg"]:
+    for seed, path in enumerate([*test[1:12:5], SAMPLES / "photos" / "chelsea.jpg"]):
         photo, edges = photo_and_edges(open_image(path))
-        tiles.append(np.concatenate([edges, e2p(edges), photo], axis=1))
+        hints = evaluation_hints(photo.astype(np.float32) / 127.5 - 1, README_STROKES, seed, strokes=True).to_rgba()
+        shown = np.where(hints[..., 3:] >= 128, hints[..., :3], edges)
+        tiles.append(np.concatenate([edges, shown, e2p(edges, hints), photo], axis=1))
     Image.fromarray(np.concatenate(tiles)).save(out / "edges2photo.jpg", quality=88)
     from benchmarks.bench_sr_quality import corpus_test, low_resolution
 

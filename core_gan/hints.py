@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch.utils.data import Dataset
 
 from core_gan.config import option
@@ -146,6 +145,8 @@ def nearest_fill(hints: Hints) -> np.ndarray:
     """Every pixel the colour of its nearest hint pixel (H, W, 3); zeros without hints."""
     if not hints.mask.any():
         return np.zeros_like(hints.colours)
+    from scipy import ndimage  # here: pix2pix imports this module to build G, and never fills
+
     _, (iy, ix) = ndimage.distance_transform_edt(~hints.mask, return_indices=True)
     return hints.colours[iy, ix]
 
@@ -156,6 +157,8 @@ def edge_aware_fill(hints: Hints, lines: np.ndarray) -> np.ndarray:
     fill = nearest_fill(hints)
     if not hints.mask.any():
         return fill
+    from scipy import ndimage
+
     labels, n = ndimage.label(~lines)
     hinted = labels[hints.mask]
     counts = np.bincount(hinted, minlength=n + 1)

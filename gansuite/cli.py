@@ -8,9 +8,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-from core_gan.device import DEVICES
 from core_gan.errors import UserError
-from gansuite.export import BACKENDS, EXPORT_FORMATS
+from core_gan.names import BACKENDS, DEVICES, EXPORT_FORMATS
 from gansuite.flags import count, finite
 
 
@@ -51,12 +50,13 @@ BACKEND_HELP = (
 
 
 INFERENCE_COMMANDS = ("sample", "interpolate", "arithmetic", "translate", "upscale", "app", "demo", "models")
-"""Commands parsed without ``train``'s parsers, which import the data and metric stacks (albumentations,
-torchvision: seconds of start-up these commands never need)."""
+"""Commands that keep freed memory for their next call (set before any thread starts)."""
+TRAIN_HELP = "train a model (gansuite train MODEL --help: its flags)"
 
 
 def build_parser(with_train: bool = True) -> Parser:
-    """Every command's parser (``with_train=False``: all but ``train``'s)."""
+    """Every command's parser. ``with_train=False``: ``train`` is only its help line, since its parsers
+    import every method (torch and the data stack: seconds that ``--help`` and other commands never need)."""
     parser = Parser(prog="gansuite", description="GANs and image-to-image translation on PyTorch.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     common = argparse.ArgumentParser(add_help=False)
@@ -67,6 +67,8 @@ def build_parser(with_train: bool = True) -> Parser:
         from gansuite.train import add_train_parsers
 
         add_train_parsers(sub, parents)
+    else:
+        sub.add_parser("train", help=TRAIN_HELP, parents=parents)
 
     def command(name: str, help: str) -> Parser:
         return sub.add_parser(name, help=help, description=help, parents=parents)
@@ -222,7 +224,7 @@ def build_parser(with_train: bool = True) -> Parser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    parser = build_parser(with_train=command not in INFERENCE_COMMANDS)
+    parser = build_parser(with_train=command == "train")
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:

@@ -26,9 +26,6 @@ from core_gan.errors import UserError
 from gansuite.registry import MODELS
 from gansuite.runs import TRANSLATION_MODELS, load_run, resolve_run, translation_generator
 
-EXPORT_FORMATS = ("onnx", "safetensors", "torchscript")
-BACKENDS = ("auto", "torch", "onnxruntime")
-
 
 @dataclass(frozen=True)
 class ExportTarget:

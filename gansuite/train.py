@@ -87,7 +87,9 @@ class Setup:
 
 def add_train_parsers(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     """``gansuite train MODEL`` for every registered model, each with its own flags."""
-    train = sub.add_parser("train", help="train a model (gansuite train MODEL --help: its flags)", parents=parents)
+    from gansuite.cli import TRAIN_HELP
+
+    train = sub.add_parser("train", help=TRAIN_HELP, parents=parents)
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=type(train),
                                    help="the model to train")  # fmt: skip
     for spec in MODELS.values():

@@ -86,6 +86,7 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
         "edges2photo-colour",
         "edges2photo-l1",
         "edges2photo-colour600",
+        "edges2photo-nohints",
         "edges2photo",
     ]
     assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")

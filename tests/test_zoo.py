@@ -142,5 +142,5 @@ def test_the_edges_tab_downloads_a_reference_model_into_its_picker(tmp_path, htt
     assert "imported from pix2pix-edges2shoes.pth" in models.cards["pix2pix-edges2shoes"]
     cached = zoo.cache_dir() / "gansuite-zoo" / "pix2pix-edges2shoes.pth"
     cached.write_bytes(cached.read_bytes()[:-1] + b"x")  # changed since its digest was recorded
-    with pytest.raises(UserError, match="differs from .*recorded at its first download"):
+    with pytest.raises(UserError, match=r"differs from .*recorded at its first download"):
         fetch_zoo_model(models, "pix2pix-edges2shoes")
