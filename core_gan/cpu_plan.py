@@ -15,12 +15,14 @@ with the library's kernels (the tests do).
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -208,24 +210,68 @@ def plans_file() -> Path:
     return cache_dir().parent / "gansuite" / "cpu-plans.json"
 
 
-def fastest_cpu_plan(network: nn.Module, probe: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``network`` (in eval mode, on the CPU) run by its fastest plan: the cached one, else measured."""
+def _known_plans() -> dict[str, dict[str, dict]]:
+    path = plans_file()
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _record(key: str, plan: CpuPlan) -> None:
+    """Add a measured plan to the cache (re-read first: another model may have been measured meanwhile)."""
+    known = _known_plans()
+    known.setdefault(machine_key(), {})[key] = asdict(plan)
+    with contextlib.suppress(UserError):  # an unwritable cache only costs the next start a measurement
+        write_json(plans_file(), known)
+
+
+def fastest_cpu_plan(
+    network: nn.Module, probe: torch.Tensor, background: bool = False
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``network`` (in eval mode, on the CPU) run by its fastest plan: the cached one, else measured
+    now, or with ``background`` measured by a :class:`BackgroundPlan` while the network runs in fp32."""
     if os.environ.get(PIN) == "fp32":
         return CpuPlan().apply(network)
-    path, machine, key = plans_file(), machine_key(), network_key(network, probe)
-    try:
-        known = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        known = {}
-    if key in known.get(machine, {}):
-        plan = CpuPlan(**known[machine][key])
-    else:
-        print(f"first start on this machine: timing how {type(network).__name__} runs fastest here", file=sys.stderr)
-        plan = measure(network, probe)
-        known.setdefault(machine, {})[key] = asdict(plan)
-        with contextlib.suppress(UserError):  # an unwritable cache only costs the next start a measurement
-            write_json(path, known)
+    key = network_key(network, probe)
+    cached = _known_plans().get(machine_key(), {}).get(key)
+    if cached is not None:
+        plan = CpuPlan(**cached)
+        return plan.apply(plan.layers(network))
+    name = type(network).__name__
+    if background:
+        print(f"first start on this machine: timing how {name} runs fastest here, in the background (it runs in "
+              "fp32 until then; once per machine)", file=sys.stderr)  # fmt: skip
+        return BackgroundPlan(network, probe, key)
+    print(f"first start on this machine: timing how {name} runs fastest here", file=sys.stderr)
+    plan = measure(network, probe)
+    _record(key, plan)
     return plan.apply(plan.layers(network))
+
+
+class BackgroundPlan:
+    """``network`` in plain fp32 at once, while a daemon thread measures its fastest plan on a copy
+    (one measurement at a time in the process) and then swaps it in. The plan is cached only once
+    measured: a process stopped before that loses nothing, and the next start measures again."""
+
+    _one_at_a_time = threading.Lock()
+
+    def __init__(self, network: nn.Module, probe: torch.Tensor, key: str) -> None:
+        self.run = CpuPlan().apply(network)
+        self.ready = threading.Event()
+        threading.Thread(target=self._measure, args=(network, probe, key), daemon=True, name="cpu-plan").start()
+
+    def _measure(self, network: nn.Module, probe: torch.Tensor, key: str) -> None:
+        with self._one_at_a_time, torch.no_grad():
+            plan = measure(copy.deepcopy(network), probe)
+            _record(key, plan)
+            planned = plan.layers(copy.deepcopy(network))
+            self.run = plan.apply(planned)
+        print(f"{type(network).__name__}: its fastest plan on this CPU is measured and in use", file=sys.stderr)
+        self.ready.set()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
 
 
 def probe_image(channels: int, side: int) -> torch.Tensor:

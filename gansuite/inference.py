@@ -126,7 +126,7 @@ def on_backend(
         if not on_cpu or G.training:
             return G
         channels = next(m.in_channels for m in G.modules() if isinstance(m, torch.nn.Conv2d))
-        return fastest_cpu_plan(G, probe_image(channels, probe_side))
+        return fastest_cpu_plan(G, probe_image(channels, probe_side), background=True)
     if backend == "torch":
         return G
     from gansuite.export import ExportTarget, onnx_runtime

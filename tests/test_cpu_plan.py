@@ -3,6 +3,7 @@ two grey levels from fp32, checked on photos."""
 
 import copy
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -166,7 +167,10 @@ def test_nnpack_and_channels_last_on_photos_stay_within_two_grey_levels(unpinned
                 kernels={name: kernel for name, m in network.named_modules() if isinstance(m, torch.nn.Conv2d)}
             ),
         )
-        fast = Upscaler("srresnet-x4")
+        fast = Upscaler("srresnet-x4")  # its plan is measured in the background
+        for thread in threading.enumerate():
+            if thread.name == "cpu-plan":
+                thread.join()
         cpu_plan.plans_file().unlink()
         for name in ("chelsea.jpg", "coffee.jpg", "rocket.jpg"):
             with Image.open(UNSEEN_PHOTOS / name) as im:
@@ -243,3 +247,26 @@ def test_the_probe_has_smooth_and_textured_halves():
     probe = probe_image(3, 64)
     roughness = [half.diff(n=2, dim=-1).abs().mean().item() for half in (probe[..., :32], probe[..., 32:])]
     assert probe.abs().max() <= 1 and roughness[1] > 10 * roughness[0]
+
+
+def test_a_background_plan_runs_fp32_at_once_then_swaps_in_the_measured_plan(unpinned, monkeypatch):
+    net, probe = small_net(), probe_image(3, 32)
+    go = threading.Event()
+    real_measure = cpu_plan.measure
+
+    def slow_measure(network, x):
+        go.wait(timeout=30)
+        return real_measure(network, x)
+
+    monkeypatch.setattr(cpu_plan, "measure", slow_measure)
+    with torch.no_grad():
+        reference = net(probe)
+        run = fastest_cpu_plan(net, probe, background=True)
+        assert torch.equal(run(probe), reference), "plain fp32 while the plan is measured"
+        assert not cpu_plan.plans_file().exists(), "nothing cached before the measurement ends"
+        go.set()
+        assert run.ready.wait(timeout=60)
+        assert (run(probe) - reference).abs().max() <= TOLERANCE
+    assert cpu_plan.network_key(net, probe) in json.loads(cpu_plan.plans_file().read_text())[cpu_plan.machine_key()]
+    monkeypatch.setattr(cpu_plan, "measure", lambda *a: pytest.fail("measured again"))
+    fastest_cpu_plan(net, probe, background=True)  # cached: applied at once
