@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -28,15 +29,17 @@ CACHE_PURGE = (600, 3600)  # every 10 minutes, Gradio deletes the uploads and re
 
 
 def guard(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input (UserError) becomes a gr.Error toast with its one-line message; the server goes on.
-    Image results reach Gradio as PNG files (see :class:`apps.common.ResultFiles`)."""
+    """Bad input (UserError) becomes a gr.Error toast with its one-line message, and one line on the
+    console (not Gradio's traceback); the server goes on. Image results reach Gradio as PNG files
+    (see :class:`apps.common.ResultFiles`)."""
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return RESULTS.replace_arrays(handler(*args, **kwargs))
         except UserError as e:
-            raise gr.Error(str(e)) from e
+            print(f"refused: {e}", file=sys.stderr)
+            raise gr.Error(str(e), print_exception=False) from None
 
     return wrapper
 

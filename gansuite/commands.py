@@ -219,8 +219,11 @@ def _translate_names(i: int, path: Path, paired: bool) -> list[str]:
 
 
 def translate(args: argparse.Namespace) -> None:
+    import warnings
+
     from tqdm import tqdm
 
+    from core_gan.data.folders import SIDE_BY_SIDE
     from core_gan.data.images import hints_array, open_image
     from gansuite.inference import Translator
 
@@ -237,6 +240,9 @@ def translate(args: argparse.Namespace) -> None:
     for path, row in zip(tqdm(files, desc="translate", unit="img"), names, strict=True):
         image = np.asarray(open_image(path))
         images = [image]
+        if not args.paired and model.paired and image.shape[1] >= SIDE_BY_SIDE * image.shape[0]:
+            warnings.warn(f"{path}: {image.shape[1]}x{image.shape[0]} looks like an A|B pair; translated whole "
+                          "(--paired: its input half, the other shown as target)", stacklevel=1)  # fmt: skip
         if args.paired:
             half = image.shape[1] // 2
             a, b = image[:, :half], image[:, half : 2 * half]

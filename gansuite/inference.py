@@ -158,6 +158,8 @@ class Translator:
         self.domains = domains(self.run, meta)
         self.multiple: int = getattr(generators[name], "multiple", 1)
         self.hints: bool = bool(meta["config"].get("hints", False))
+        self.paired: bool = meta["model"] == "pix2pix"
+        """Trained on A|B pairs (pix2pix), so an input twice as wide as tall may be a pair given whole."""
         if paper_test_mode is None:
             paper_test_mode = meta.get("test_mode") == "paper" and backend != "onnxruntime"
         self.paper_test_mode = paper_test_mode

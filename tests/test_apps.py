@@ -487,3 +487,18 @@ def test_a_stopped_app_closes_and_removes_its_result_pngs():
     finally:
         app.kill()  # a failed check leaves no server behind
     assert not written.parent.parent.exists(), "the app's result folder outlives the app"
+
+
+def test_a_refused_upload_is_one_console_line_naming_the_users_file(models, tmp_path, capsys):
+    import gradio as gr
+
+    from apps.hub import guard
+
+    bad = tmp_path / "holiday.png"
+    bad.write_text("not an image")
+    handler = guard(lambda path: sr.upscale(models, path, "bicubic x4", progress=lambda *a, **k: None))
+    with pytest.raises(gr.Error) as e:
+        handler(str(bad))
+    assert e.value.print_exception is False and e.value.__cause__ is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("refused: holiday.png: cannot read image")
