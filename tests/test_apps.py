@@ -71,7 +71,7 @@ def _png(path, array):
 
 def test_models_load_once_into_their_apps(models):
     assert set(models.translators) == {"p2p", "p2ph"} and set(models.unpaired) == {"cyc"}
-    assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4"}
+    assert set(models.upscalers) == {"bicubic x2", "bicubic x4", "sr4 x4", "sr4 x2"}
     assert set(models.gans) == {"digits", "cdigits"}
     assert models.given == ["p2p", "p2ph", "cyc", "sr4 x4", "digits", "cdigits"]
 
@@ -79,7 +79,9 @@ def test_models_load_once_into_their_apps(models):
 def test_pickers_offer_the_users_model_first_else_the_first_trained_one():
     models = AppModels(given=["mine x4", "later x4"])
     assert models.default(["bicubic x4", "srgan-x4 x4", "mine x4", "later x4"]) == "later x4"
-    assert models.default(["bicubic x4", "srgan-x4 x4", "realesrgan-x4plus x4"]) == "srgan-x4 x4"
+    assert models.default(["bicubic x4", "srgan-x4 x4", "realesrgan-x4plus x4"]) == "realesrgan-x4plus x4"
+    assert models.default(["bicubic x4", "srgan-x4 x4", "srresnet-x4 x4"]) == "srresnet-x4 x4", "best on photos first"
+    assert models.default(["bicubic x4", "mine x4"]) == "mine x4"
     assert models.default(["bicubic x2"]) == "bicubic x2"
     assert models.default([]) is None
 
@@ -150,9 +152,10 @@ def test_upscale_is_really_4x_for_rgb_gray_and_rgba(models, tmp_path):
         with Image.open(saved) as im:
             assert im.format == "PNG" and im.size == (80, 96)
             assert np.asarray(im).shape == before.shape == (96, 80, *array.shape[2:])
-    (_, shown), _ = sr.upscale(models, path, "bicubic x2", progress=lambda *a, **k: None)
-    with Image.open(shown) as im:
-        assert im.size == (40, 48)
+    for x2 in ("bicubic x2", "sr4 x2"):
+        (_, shown), _ = sr.upscale(models, path, x2, progress=lambda *a, **k: None)
+        with Image.open(shown) as im:
+            assert im.size == (40, 48)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +216,7 @@ def test_unpaired_translation_both_ways_and_bad_uploads(models, tmp_path):
 
 
 def test_every_model_has_a_card(models, runs):
-    assert set(models.cards) == {"p2p", "p2ph", "cyc", "sr4 x4", "digits", "cdigits"}
+    assert set(models.cards) == {"p2p", "p2ph", "cyc", "sr4 x4", "sr4 x2", "digits", "cdigits"}
     assert str(runs / "cyc") in models.cards["cyc"] and "cyclegan" in models.cards["cyc"]
 
 
