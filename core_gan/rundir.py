@@ -12,6 +12,7 @@ import torch
 
 from core_gan.checkpoint import atomic_link, load_checkpoint, save_checkpoint, save_inference, write_json
 from core_gan.errors import UserError
+from core_gan.loggers import LoggerName, TensorBoard, open_logger
 
 
 class RunDirectory:
@@ -19,6 +20,8 @@ class RunDirectory:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.logger: TensorBoard | None = None
+        """A mirror of metrics.jsonl and the sample grids (:mod:`core_gan.loggers`), once opened."""
 
     @property
     def last(self) -> Path:
@@ -54,10 +57,20 @@ class RunDirectory:
     def write_config(self, config: dict[str, Any]) -> None:
         write_json(self.root / "config.json", config)
 
+    def open_logger(self, name: LoggerName, resume_step: int | None) -> None:
+        self.logger = open_logger(name, self.root, resume_step)
+
+    def close_logger(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
+
     def log(self, row: dict[str, Any]) -> None:
-        """Append one row to ``metrics.jsonl`` (losses, evaluations and events alike)."""
+        """Append one row to ``metrics.jsonl`` (losses, evaluations and events alike), and mirror it."""
         with open(self.metrics, "a") as f:
             f.write(json.dumps(row) + "\n")
+        if self.logger is not None:
+            self.logger.scalars(row)
 
     def plot_losses(self) -> None:
         """``losses.png`` from the rows logged so far (nothing before the first row)."""

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 from tqdm import tqdm
@@ -36,6 +38,7 @@ from core_gan.device import (
 )
 from core_gan.distributed import barrier, current_world, gather_objects, local_device, mean_across, wrap_ddp
 from core_gan.errors import UserError
+from core_gan.loggers import LoggerName
 from core_gan.nn import count_parameters
 from core_gan.objective import Losses, Objective
 from core_gan.plots import save_preview
@@ -85,6 +88,11 @@ class TrainConfig:
     checkpoint_every: int = option(1000, "steps between checkpoints (RUN/checkpoints/last.pt)", low=1)
     checkpoint_keep: int = option(0, "also keep the newest K numbered checkpoints (0: last.pt only)", low=0)
     anomaly_retries: int = option(0, "on NaN/inf: back to the last checkpoint at half the lr, at most N times", low=0)
+    logger: LoggerName = option(
+        "tensorboard",
+        "mirror metrics.jsonl and the samples: TensorBoard events in RUN/tb, "
+        "also synced to W&B with wandb (installed separately), or none",
+    )
     eval_every: int = 0
     best_metric: str = ""
     preview_count: int = 64
@@ -280,25 +288,30 @@ class Trainer:
             self._load(self.files.load_last())
         elif self.world.is_main:
             self._write_config()
+        if self.world.is_main:
+            self.files.open_logger(self.config.logger, self.step if resume else None)
         if self.world.size > 1 and self.world.is_main:
             tqdm.write(
                 f"{self.world.size} processes x batch {self.config.batch_size} = "
                 f"global batch {self.global_batch_size} ({self.device.type}, DistributedDataParallel)"
             )
         retries = self.config.anomaly_retries
-        with deterministic_algorithms(self.config.deterministic):
-            while True:
-                try:
-                    self._train_to_the_end()
-                    break
-                except Divergence as e:
-                    if retries == 0 or not self.checkpoint_path.is_file():
-                        raise
-                    retries -= 1
-                    self._recover(e)
-        self._save()
-        if self.world.is_main:
-            self.files.plot_losses()
+        try:
+            with deterministic_algorithms(self.config.deterministic):
+                while True:
+                    try:
+                        self._train_to_the_end()
+                        break
+                    except Divergence as e:
+                        if retries == 0 or not self.checkpoint_path.is_file():
+                            raise
+                        retries -= 1
+                        self._recover(e)
+            self._save()
+            if self.world.is_main:
+                self.files.plot_losses()
+        finally:
+            self.files.close_logger()
         barrier(self.world)
         return self.run_dir
 
@@ -403,6 +416,8 @@ class Trainer:
         row.update({k: float(v.mean()) for k, v in stacked.items()})
         row["lr"] = self.opt_g.param_groups[0]["lr"]
         row["images_per_s"] = n_steps * self.global_batch_size / max(elapsed, 1e-9)
+        row["step_s"] = elapsed / max(n_steps, 1)
+        row["peak_memory_gb"] = peak_memory_gb(self.device)
         self.files.log(row)
         if bar is not None:
             shown = {k: f"{row[k]:.3g}" for k in stacked if k.endswith("/total")}
@@ -419,6 +434,9 @@ class Trainer:
         generators.train(was_training)
         path = self.files.sample_path(self.step)
         save_preview(samples.float(), path, self.preview_reference, self.objective.preview_columns)
+        if self.files.logger is not None:
+            with Image.open(path) as grid:
+                self.files.logger.image("samples", np.asarray(grid.convert("RGB")), self.step)
 
     @torch.no_grad()
     def _evaluate(self) -> None:
@@ -543,6 +561,15 @@ def deterministic_algorithms(on: bool) -> Iterator[None]:
 
 
 CUBLAS_WORKSPACE = "CUBLAS_WORKSPACE_CONFIG"
+
+
+def peak_memory_gb(device: torch.device) -> float:
+    """The most memory the run has held: on CUDA the allocator's peak, else the process's peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def describe(model_meta: dict[str, Any] | None) -> str:

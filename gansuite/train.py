@@ -55,7 +55,7 @@ from translation.srgan import SCALES, ContentLoss, SRObjective, SRResNetConfig
 
 RUNTIME_FLAGS = (
     "device", "precision", "channels_last", "compile", "sync_bn", "deterministic", "seed", "num_workers",
-    "log_every", "sample_every", "checkpoint_every", "checkpoint_keep", "anomaly_retries",
+    "log_every", "sample_every", "checkpoint_every", "checkpoint_keep", "anomaly_retries", "logger",
 )  # fmt: skip
 SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema")
 VALIDATION_HINTS = 16

@@ -209,3 +209,25 @@ def test_bf16_autocast_and_channels_last_train(tmp_path, precision, channels_las
     trainer.fit()
     assert all(torch.isfinite(p).all() for p in trainer.generators.parameters())
     assert (tmp_path / "run/samples/step_0000002.png").is_file()
+
+
+def test_a_run_writes_tensorboard_events_mirroring_metrics_jsonl(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from core_gan.loggers import tag
+
+    trainer = make_trainer(
+        tmp_path / "run", replace(CONFIG, steps=4, log_every=2, sample_every=4, logger="tensorboard")
+    )
+    trainer.fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [k for k in rows[0] if "/" in k and not k.startswith(("grad_norm", "eval"))]
+    assert losses and all(tag(k).startswith("loss/") for k in losses)
+    for key in (*losses, "lr", "images_per_s", "step_s"):
+        logged = [(e.step, e.value) for e in events.Scalars(tag(key))]
+        assert logged == [(r["step"], pytest.approx(r[key])) for r in rows if key in r], key
+    assert {"time/images_per_s", "time/peak_memory_gb", "lr/G"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Images("samples")] == [4]
+    assert tag("eval/psnr") == "metric/psnr" and tag("grad_norm/G") == "diag/grad_norm/G"
