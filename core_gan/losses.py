@@ -136,8 +136,8 @@ _G_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 class GANLoss(nn.Module):
     """The module form of the functions above: ``GANLoss("lsgan").d_loss(real, fake)``.
 
-    The gradient penalty of ``wgan-gp`` needs the critic and the images, so the objective adds it
-    with :func:`gradient_penalty`; ``wgan`` needs :func:`clip_weights` after each critic step.
+    The gradient penalty of ``wgan-gp`` needs the critic and the images: :meth:`critic_losses` adds
+    it, the one place every objective gets it; ``wgan`` needs :func:`clip_weights` after each critic step.
     """
 
     def __init__(self, kind: str = "nonsaturating") -> None:
@@ -151,6 +151,17 @@ class GANLoss(nn.Module):
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return _G_LOSSES[self.kind](fake_logits.float())
+
+    def critic_losses(
+        self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+        gp_weight: float = 10.0, scale: float = 1.0,
+    ) -> dict[str, torch.Tensor]:  # fmt: skip
+        """``adv``: ``scale`` times D's loss on ``real`` vs ``fake`` (detached) through ``critic``; with
+        ``wgan-gp``, ``gp``: the gradient penalty of weight ``gp_weight`` (Gulrajani et al. Eq. 3)."""
+        losses = {"adv": scale * self.d_loss(critic(real), critic(fake.detach()))}
+        if self.kind == "wgan-gp":
+            losses["gp"] = gradient_penalty(critic, real, fake, gp_weight)
+        return losses
 
     def forward(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return self.d_loss(real_logits, fake_logits)

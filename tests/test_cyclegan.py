@@ -208,3 +208,15 @@ def test_diffaugment_changes_what_both_discriminators_see_in_both_updates(policy
         assert all(untouched) if policy == "none" else not any(untouched)
         if policy != "none":
             assert all((x == 0).any() for x in shown), "each input has its cut-out square"
+
+
+def test_a_wgan_gp_critic_gets_its_gradient_penalty():
+    """The penalty comes from GANLoss.critic_losses, as pix2pix's does: a WGAN critic without it (or
+    clipping) is not a WGAN-GP."""
+    objective, batch = _objective(CycleGANLoss(gan_mode="wgan-gp", pool_size=0, gp_weight=7.0))
+    losses = {k: v.item() for k, v in objective.d_loss(batch).items()}
+    assert {"D_A", "D_B", "gp_A", "gp_B"} <= losses.keys() and losses["gp_A"] > 0 and losses["gp_B"] > 0
+    assert losses["total"] == pytest.approx(sum(losses[k] for k in ("D_A", "D_B", "gp_A", "gp_B")), rel=1e-5)
+    unweighted, _ = _objective(CycleGANLoss(gan_mode="wgan-gp", pool_size=0, gp_weight=0.0))
+    assert unweighted.d_loss(batch)["gp_B"].item() == 0
+    assert "gp_A" not in _objective(CycleGANLoss(pool_size=0))[0].d_loss(batch), "LSGAN has no penalty"

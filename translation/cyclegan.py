@@ -63,6 +63,7 @@ class CycleGANLoss:
     lambda_b: float = option(10.0, "weight of the cycle term ||G(F(b)) - b||_1", low=0)
     lambda_identity: float = option(0.5, "identity weight, times lambda (0: off)", low=0)
     pool_size: int = option(50, "history of generated images shown to D (0: none)", low=0)
+    gp_weight: float = option(10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0)
     diffaugment: Policy = option("none", POLICY_HELP)
 
 
@@ -130,12 +131,12 @@ class CycleGANObjective(Networks):
         a, b = batch
         g, f = self.generators["G_AB"], self.generators["G_BA"]
         fake_b, fake_a = self.fakes.put(batch, (g(a), f(b)))
-        d_a, d_b = partial(self.judge, "D_A"), partial(self.judge, "D_B")
-        losses = {
-            "D_B": 0.5 * self.gan.d_loss(d_b(b), d_b(self.pools["B"].query(fake_b))),
-            "D_A": 0.5 * self.gan.d_loss(d_a(a), d_a(self.pools["A"].query(fake_a))),
-        }
-        losses["total"] = losses["D_A"] + losses["D_B"]
+        losses = {}
+        for side, real, fake in (("B", b, fake_b), ("A", a, fake_a)):
+            critic = partial(self.judge, f"D_{side}")
+            terms = self.gan.critic_losses(critic, real, self.pools[side].query(fake), self.config.gp_weight, 0.5)
+            losses |= {f"D_{side}" if k == "adv" else f"{k}_{side}": v for k, v in terms.items()}
+        losses["total"] = sum(losses.values())
         return losses
 
     def judge(self, name: str, images: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.hints import HINT_CHANNELS, visible
-from core_gan.losses import GANLoss, gradient_penalty
+from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses, Networks
@@ -174,10 +174,7 @@ class Pix2PixObjective(Networks):
         """
         x, y = batch
         fake = self.fakes.put(batch, self.generators["G"](x))
-        critic = self._critic(x)
-        losses = {"adv": 0.5 * self.gan.d_loss(critic(y), critic(fake.detach()))}
-        if self.config.gan_mode == "wgan-gp":
-            losses["gp"] = gradient_penalty(critic, y, fake, self.config.gp_weight)
+        losses = self.gan.critic_losses(self._critic(x), y, fake, self.config.gp_weight, scale=0.5)
         losses["total"] = sum(losses.values())
         return losses
 
