@@ -109,10 +109,11 @@ class Halved:
 
 @dataclass
 class AppModels:
-    """Every model the apps serve, keyed by the name shown in the UI, with its card; read-only once
-    loaded. ``translators``: pix2pix models from edges (the edges-to-photo tab); ``unpaired``: CycleGAN
-    models, one translator per direction they hold (``AtoB``, ``BtoA``), and pix2pix models between
-    other named domains (an imported zoo model such as facades labels -> photo)."""
+    """Every model the apps serve, keyed by the name shown in the UI, with its card; loaded at start,
+    and only added to afterwards (a reference model downloaded from the edges tab). ``translators``:
+    pix2pix models from edges (the edges-to-photo tab); ``unpaired``: CycleGAN models, one translator
+    per direction they hold (``AtoB``, ``BtoA``), and pix2pix models between other named domains (an
+    imported zoo model such as facades labels -> photo)."""
 
     translators: dict[str, Translator] = field(default_factory=dict)
     unpaired: dict[str, dict[str, Translator]] = field(default_factory=dict)
@@ -197,18 +198,20 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
 
 
 def add_model(models: AppModels, path: Path, device: str) -> str:
-    """Load the run at ``path`` into the app its model type belongs to, with its card; its name in the UI."""
+    """Load the run at ``path`` into the app its model type belongs to, with its card; its name in the UI.
+    A model's CPU plan, when not yet measured on this machine, is measured in the background while it serves."""
     meta_path = path / "model.json"
     if not meta_path.is_file():
         raise UserError(f"{meta_path}: missing; is {path} a finished gansuite run?")
     meta = json.loads(meta_path.read_text())
     kind, name = meta.get("model"), path.name
     if kind == "pix2pix" and domains(path, meta)[0] in ("A", "edges"):
-        models.translators[name] = Translator(path, device)
+        models.translators[name] = Translator(path, device, plan_in_background=True)
     elif kind in TRANSLATION_MODELS:
-        models.unpaired[name] = {d: Translator(path, device, direction=d) for d in directions(meta)}
+        models.unpaired[name] = {d: Translator(path, device, direction=d, plan_in_background=True)
+                                 for d in directions(meta)}  # fmt: skip
     elif kind in (*SR_MODELS, SPANDREL):
-        upscaler = Upscaler(path, device)
+        upscaler = Upscaler(path, device, plan_in_background=True)
         if upscaler.scale == 4:  # x2 from the learnt x4 model, as upscaler front ends do, not bicubic only
             models.upscalers[f"{name} x2"] = Halved(upscaler)
             models.cards[f"{name} x2"] = f"{name} at x4, then halved (Lanczos, antialiased)."

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from apps.common import UNSEEN_PHOTOS, AppModels, add_model, card_under, check_size, read_upload, to_rgb, uploaded_image
-from core_gan.data.builders import EdgeConfig, photo_and_edges
+from core_gan.data.builders import EdgeConfig, photo_and_edges, square_hints
 from core_gan.data.images import hints_array, open_hints
 from core_gan.errors import UserError
 from core_gan.hints import LINE_LEVEL, evaluation_hints
@@ -72,10 +72,14 @@ def with_hints(edges: np.ndarray, hints: np.ndarray | None) -> np.ndarray:
     return np.where(hints[..., 3:] >= 128, hints[..., :3], edges)
 
 
-def uploaded_hints(path: str, width: int, height: int) -> np.ndarray:
-    """An uploaded RGBA hints image, scaled to the edges (errors name the file, not Gradio's temporary path)."""
+def uploaded_hints(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An uploaded RGBA hints image at ``size`` (width, height: the sketch's), else cut as an uploaded
+    photo is (its centre square at the edges' size). Errors name the file, not Gradio's temporary path."""
     try:
-        return hints_array(open_hints(path), width, height)
+        hints = open_hints(path)
+        if size is None:
+            return np.asarray(square_hints(hints))
+        return hints_array(hints, *size)
     except UserError as e:
         raise UserError(f"{Path(path).name}: {str(e).split(': ', 1)[-1]}") from e
 
@@ -86,7 +90,8 @@ def edges2photo(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(what the model was given: edges with the hints over them, translated photo). An uploaded photo
     wins over the sketch; it gives its edges and ``hint_points`` hint points of its own colours.
-    ``hints_image`` (RGBA, opaque pixels are hints) replaces the hints of either."""
+    ``hints_image`` (RGBA, opaque pixels are hints; drawn on the photo, or of the sketch's shape)
+    replaces the hints of either."""
     if model not in models.translators:
         raise UserError(f"unknown model {model!r}; available: {', '.join(models.translators) or 'none'}")
     translator = models.translators[model]
@@ -103,7 +108,7 @@ def edges2photo(
         edges, hints = split
         check_size(edges, "the sketch")
     if hints_image:
-        hints = uploaded_hints(hints_image, edges.shape[1], edges.shape[0])
+        hints = uploaded_hints(hints_image, None if photo else (edges.shape[1], edges.shape[0]))
     if not translator.hints or (hints is not None and not (hints[..., 3] >= 128).any()):
         hints = None
     return with_hints(edges, hints), translator(edges, hints)

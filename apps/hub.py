@@ -14,7 +14,7 @@ import gradio as gr
 from apps import edges2photo, gan, sr, unpaired
 from apps.common import RESULTS, AppModels
 from core_gan.checkpoint import first_line
-from core_gan.errors import UserError
+from core_gan.errors import UserError, one_line
 
 # name -> (tab title, builder, which models it needs)
 APPS: dict[str, tuple[str, Callable[..., None], str]] = {
@@ -38,8 +38,9 @@ def guard(handler: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return RESULTS.replace_arrays(handler(*args, **kwargs))
         except UserError as e:
-            print(f"refused: {e}", file=sys.stderr)
-            raise gr.Error(str(e), print_exception=False) from None
+            message = one_line(str(e))
+            print(f"refused: {message}", file=sys.stderr)
+            raise gr.Error(message, print_exception=False) from None
 
     return wrapper
 

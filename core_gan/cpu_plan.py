@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core_gan.checkpoint import write_json
+from core_gan.checkpoint import first_line, write_json
 from core_gan.device import cpu_bf16_is_faster
 from core_gan.download import cache_dir
 from core_gan.errors import UserError
@@ -262,13 +262,18 @@ class BackgroundPlan:
         threading.Thread(target=self._measure, args=(network, probe, key), daemon=True, name="cpu-plan").start()
 
     def _measure(self, network: nn.Module, probe: torch.Tensor, key: str) -> None:
-        with self._one_at_a_time, torch.no_grad():
-            plan = measure(copy.deepcopy(network), probe)
-            _record(key, plan)
-            planned = plan.layers(copy.deepcopy(network))
-            self.run = plan.apply(planned)
-        print(f"{type(network).__name__}: its fastest plan on this CPU is measured and in use", file=sys.stderr)
-        self.ready.set()
+        name = type(network).__name__
+        try:
+            with self._one_at_a_time, torch.no_grad():
+                plan = measure(copy.deepcopy(network), probe)
+                _record(key, plan)
+                planned = plan.layers(copy.deepcopy(network))
+                self.run = plan.apply(planned)
+            print(f"{name}: its fastest plan on this CPU is measured and in use", file=sys.stderr)
+        except Exception as e:  # the network keeps serving in fp32; the next start measures again
+            print(f"{name}: timing its CPU plan failed ({first_line(e)}); it runs in fp32", file=sys.stderr)
+        finally:
+            self.ready.set()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x)

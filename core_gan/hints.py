@@ -151,10 +151,11 @@ def nearest_fill(hints: Hints) -> np.ndarray:
     return hints.colours[iy, ix]
 
 
-def edge_aware_fill(hints: Hints, lines: np.ndarray) -> np.ndarray:
+def edge_aware_fill(hints: Hints, lines: np.ndarray, nearest: np.ndarray | None = None) -> np.ndarray:
     """Each region of non-line pixels (4-connected) that holds hints takes their mean colour; line
-    pixels and regions without a hint take the nearest hint's colour (H, W, 3); zeros without hints."""
-    fill = nearest_fill(hints)
+    pixels and regions without a hint take the nearest hint's colour (``nearest``: the
+    :func:`nearest_fill`, when already at hand) (H, W, 3); zeros without hints."""
+    fill = (nearest_fill(hints) if nearest is None else nearest).copy()
     if not hints.mask.any():
         return fill
     from scipy import ndimage
@@ -171,17 +172,17 @@ def edge_aware_fill(hints: Hints, lines: np.ndarray) -> np.ndarray:
 
 def encode(sketch: np.ndarray, hints: Hints) -> np.ndarray:
     """G's input (3 + HINT_CHANNELS, H, W) float32 from a sketch (H, W, 3) in [-1, 1] and its hints."""
+    nearest = nearest_fill(hints)
     fills = [hints.colours, hints.mask[..., None].astype(np.float32)]
-    fills += [edge_aware_fill(hints, sketch_lines(sketch)), nearest_fill(hints)]
+    fills += [edge_aware_fill(hints, sketch_lines(sketch), nearest), nearest]
     return np.concatenate([sketch.astype(np.float32), *fills], axis=2).transpose(2, 0, 1).copy()
 
 
-def visible(x: torch.Tensor) -> torch.Tensor:
-    """What a user sees of G's input (B, C, H, W): the sketch with the hints painted over it (the
-    input itself when it has no hint channels)."""
-    if x.shape[1] <= HINT_CHANNELS:
+def visible(x: torch.Tensor, sketch_channels: int) -> torch.Tensor:
+    """What a user sees of G's input (B, C, H, W): its first ``sketch_channels`` with the hints painted
+    over them (the input itself when it has no hint channels)."""
+    if x.shape[1] == sketch_channels:
         return x
-    sketch_channels = x.shape[1] - HINT_CHANNELS
     sketch, colours = x[:, :sketch_channels], x[:, sketch_channels : sketch_channels + 3]
     mask = x[:, sketch_channels + 3 : sketch_channels + 4]
     return torch.where(mask > 0.5, colours, sketch)
@@ -196,7 +197,7 @@ def load_with_zero_hints(G: torch.nn.Module, parent: dict[str, torch.Tensor]) ->
     widened = {}
     for key, value in parent.items():
         target = own.get(key)
-        if target is not None and value.dim() > 1 and target.shape[1] > value.shape[1]:
+        if target is not None and value.dim() > 1 and target.shape[1] == value.shape[1] + HINT_CHANNELS:
             extra = value.new_zeros(target.shape[0], target.shape[1] - value.shape[1], *value.shape[2:])
             value = torch.cat([value, extra], dim=1)
         widened[key] = value
@@ -208,19 +209,19 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
 
 
 class HintedPairs(Dataset):
-    """(sketch, photo) pairs -> (G's hinted input, photo). Training draws hints with
-    :func:`sample_hints` from an RNG the data workers reseed (as the augmentations are); with
-    ``eval_count``, every item gets that many evaluation hints seeded by its index instead."""
+    """(sketch, photo) pairs -> (G's hinted input, photo). Training draws each item's hints with
+    :func:`sample_hints` from a generator seeded by torch's RNG, which the trainer seeds per process
+    (``--seed`` + rank) and keeps in every checkpoint, so a resumed run draws what an uninterrupted one
+    would (as ``UnpairedFolder`` draws its B images); with ``eval_count``, every item gets that many
+    evaluation hints seeded by its index instead."""
 
-    def __init__(self, pairs: Dataset, config: HintConfig, seed: int = 0, eval_count: int | None = None) -> None:
+    def __init__(self, pairs: Dataset, config: HintConfig, eval_count: int | None = None) -> None:
         self.pairs, self.config, self.eval_count = pairs, config, eval_count
-        self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.pairs)  # type: ignore[arg-type]
 
     def reseed(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
         if hasattr(self.pairs, "reseed"):
             self.pairs.reseed(seed)
 
@@ -228,7 +229,8 @@ class HintedPairs(Dataset):
         sketch, photo = self.pairs[i]
         target = _hwc(photo)
         if self.eval_count is None:
-            hints = sample_hints(target, self.config, self.rng)
+            rng = np.random.default_rng(int(torch.randint(2**62, ())))
+            hints = sample_hints(target, self.config, rng)
         else:
             hints = evaluation_hints(target, self.eval_count, seed=i)
         return torch.from_numpy(encode(_hwc(sketch), hints)), photo

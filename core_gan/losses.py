@@ -137,7 +137,8 @@ class GANLoss(nn.Module):
     """The module form of the functions above: ``GANLoss("lsgan").d_loss(real, fake)``.
 
     The gradient penalty of ``wgan-gp`` needs the critic and the images: :meth:`critic_losses` adds
-    it, the one place every objective gets it; ``wgan`` needs :func:`clip_weights` after each critic step.
+    it for the translation objectives (the base GANs' WGAN-GP game calls :func:`gradient_penalty` itself);
+    ``wgan`` needs :func:`clip_weights` after each critic step.
     """
 
     def __init__(self, kind: str = "nonsaturating") -> None:

@@ -35,12 +35,21 @@ def check_outputs(outputs: Iterable[Path], inputs: Iterable[Path] = (), overwrit
             raise UserError(f"{path}: {what} already there; choose another {flag} or pass --overwrite to replace it")
 
 
-def check_new_folder(folder: Path, overwrite: bool, flag: str = "--out") -> None:
-    """A folder a command fills as a whole (a run): it must be absent or empty, unless ``overwrite``."""
+def check_new_folder(folder: Path, overwrite: bool, flag: str = "--out", inputs: Iterable[Path] = ()) -> None:
+    """A folder a command fills as a whole (a run): it must be absent or empty, unless ``overwrite``, and
+    then it must be a run (it holds a ``model.json``) and hold none of the command's ``inputs``."""
     check_folder(folder, flag)
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if not overwrite:
         raise UserError(f"{flag} {folder}: holds files already (a run?); choose another {flag} or pass --overwrite "
                         "to replace the whole folder")  # fmt: skip
+    if not (folder / "model.json").is_file():
+        raise UserError(f"{flag} {folder}: --overwrite replaces runs only, and this folder holds no model.json; "
+                        f"choose another {flag}")  # fmt: skip
+    inside = next((p for p in inputs if Path(p).resolve().is_relative_to(folder.resolve())), None)
+    if inside is not None:
+        raise UserError(f"{flag} {folder}: holds the input {inside}, which replacing the folder would delete")
 
 
 def replace_folder(folder: Path, build: Callable[[Path], object]) -> Path:

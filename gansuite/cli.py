@@ -8,7 +8,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from core_gan.errors import UserError
+from core_gan.errors import UserError, one_line
 from core_gan.names import BACKENDS, DEVICES, EXPORT_FORMATS
 from gansuite.flags import count, finite
 
@@ -145,13 +145,15 @@ def build_parser(with_train: bool = True) -> Parser:
     edges.add_argument("--sigma", type=finite(0, 100, low_open=True), default=2.0, help="Gaussian blur (default 2)")
     edges.add_argument("--dilate", type=count(0), default=0, help="thicken edges by N pixels")
     edges.add_argument("--min-fragment", type=count(0), default=10, help="drop edge fragments under N pixels")
+    add_overwrite(edges)
     combine = data_command("combine", "pair A/x and B/x into A|B side-by-side images")
     combine.add_argument("a", type=Path, help="folder of A images")
     combine.add_argument("b", type=Path, help="folder of B images, with the same file names")
     combine.add_argument("dst", type=Path, help="the folder of A|B pairs to write")
+    add_overwrite(combine)
     crops = data_command("sr-crops", "cut HR images into overlapping sub-images")
     crops.add_argument("src", type=Path, help="a folder of high-resolution images")
-    crops.add_argument("dst", type=Path, help="the folder of sub-images to write")
+    crops.add_argument("dst", type=Path, help="the folder of sub-images to write (a new or empty one)")
     crops.add_argument("--size", type=count(8), default=480, help="side of the sub-images (default 480)")
     crops.add_argument("--step", type=count(1), default=240, help="stride between sub-images (default 240)")
     get = data_command("download", "download, verify and extract a catalog dataset")
@@ -243,11 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         kept = "; the last checkpoint is intact" if args.command == "train" else ""
         print(f"interrupted{kept}", file=sys.stderr)
         return 130
-
-
-def one_line(message: str) -> str:
-    """A message on one line: a library's multi-line text folded at its line breaks."""
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def refuse_unknown(parser: Parser, args: argparse.Namespace, unknown: list[str]) -> None:

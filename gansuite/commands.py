@@ -145,9 +145,10 @@ def data(args: argparse.Namespace) -> None:
     if args.data_command == "edges":
         config = builders.EdgeConfig(args.size, args.low, args.high, sigma=args.sigma, dilate=args.dilate,
                                      min_fragment=args.min_fragment)  # fmt: skip
-        print(f"wrote {builders.build_edges(args.src, args.dst, config)} pairs (A = edges, B = photo) to {args.dst}")
+        written = builders.build_edges(args.src, args.dst, config, args.overwrite)
+        print(f"wrote {written} pairs (A = edges, B = photo) to {args.dst}")
     elif args.data_command == "combine":
-        print(f"wrote {builders.combine(args.a, args.b, args.dst)} pairs to {args.dst}")
+        print(f"wrote {builders.combine(args.a, args.b, args.dst, args.overwrite)} pairs to {args.dst}")
     elif args.data_command == "sr-crops":
         print(f"wrote {builders.sr_crops(args.src, args.dst, args.size, args.step)} sub-images to {args.dst}")
     elif args.data_command == "download":
@@ -190,26 +191,35 @@ def _write_index(out: Path, rows: list[list[str]], header: list[str]) -> None:
     atomic_write(out / "index.html", lambda tmp: tmp.write_text(html))
 
 
-def _hint_files(hints: Path, files: list[Path]) -> dict[Path, Image.Image]:
-    """Input -> its colour hints (RGBA), all read before anything is written: ``hints`` itself for a
-    single input, else the file of a folder with the input's stem. A hints file that matches no input
-    is an error (a typo would go unnoticed)."""
-    from core_gan.data.images import list_images, open_hints
+def _hint_files(hints: Path, files: list[Path], paired: bool) -> dict[Path, np.ndarray]:
+    """Input -> its colour hints as RGBA at the input's size (its A half with ``paired``), all read and
+    checked before anything is written: ``hints`` itself for a single input, else the file of a folder
+    with the input's stem. A hints file that matches no input, or two inputs it could match, is an error."""
+    from core_gan.data.images import hints_array, list_images, open_hints, open_image
 
     if hints.is_file():
         if len(files) != 1:
             raise UserError(f"--hints {hints}: one hints file for {len(files)} inputs; give a folder of them named "
                             "by the inputs' stems")  # fmt: skip
-        return {files[0]: open_hints(hints)}
-    if not hints.is_dir():
+        matched = {files[0]: hints}
+    elif hints.is_dir():
+        by_stem: dict[str, Path] = {}
+        for path in files:
+            if path.stem in by_stem:
+                raise UserError(f"--hints: inputs {by_stem[path.stem]} and {path} share a stem; hints could match both")
+            by_stem[path.stem] = path
+        matched = {}
+        for path in list_images(hints):
+            if path.stem not in by_stem:
+                raise UserError(f"--hints: {path} matches no input (hints are matched to inputs by file stem)")
+            matched[by_stem[path.stem]] = path
+    else:
         raise UserError(f"--hints {hints}: no such file or folder")
-    by_stem = {p.stem: p for p in files}
-    found = {}
-    for path in list_images(hints):
-        if path.stem not in by_stem:
-            raise UserError(f"--hints: {path} matches no input (hints are matched to inputs by file stem)")
-        found[by_stem[path.stem]] = open_hints(path)
-    return found
+    arrays = {}
+    for path, hints_path in matched.items():
+        width, height = open_image(path).size
+        arrays[path] = hints_array(open_hints(hints_path), width // 2 if paired else width, height, str(hints_path))
+    return arrays
 
 
 def _translate_names(i: int, path: Path, paired: bool) -> list[str]:
@@ -224,7 +234,7 @@ def translate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from core_gan.data.folders import SIDE_BY_SIDE
-    from core_gan.data.images import hints_array, open_image
+    from core_gan.data.images import open_image
     from gansuite.inference import Translator
 
     files = _input_files(args.inputs)  # before the model, whose first start on a machine is timed
@@ -232,7 +242,7 @@ def translate(args: argparse.Namespace) -> None:
     names = [_translate_names(i, path, args.paired) for i, path in enumerate(files)]
     outputs = [args.out / name for row in names for name in row] + [args.out / "index.html"]
     check_outputs(outputs, files, args.overwrite)
-    hint_files = _hint_files(args.hints, files) if args.hints else {}
+    hint_files = _hint_files(args.hints, files, args.paired) if args.hints else {}
     model = Translator(args.run, args.device, args.paper_test_mode, args.direction, args.backend)
     if args.hints and not model.hints:
         raise UserError(f"--hints: {args.run} was trained without colour hints (train with `--hints` to use them)")
@@ -247,7 +257,7 @@ def translate(args: argparse.Namespace) -> None:
             half = image.shape[1] // 2
             a, b = image[:, :half], image[:, half : 2 * half]
             images = [a, b] if model.direction == "AtoB" else [b, a]
-        hints = hints_array(hint_files[path], images[0].shape[1], images[0].shape[0]) if path in hint_files else None
+        hints = hint_files.get(path)
         images.insert(1, model(images[0], hints))
         for name, result in zip(row, images, strict=True):
             atomic_write(args.out / name, lambda tmp, r=result: Image.fromarray(r).save(tmp, format="PNG"))
@@ -317,8 +327,10 @@ def export(args: argparse.Namespace) -> None:
     import importlib.util
 
     from gansuite.export import EXPORTERS, load_export_target, onnx_max_abs_diff
+    from gansuite.runs import resolve_run
 
-    check_outputs([args.out], overwrite=args.overwrite)
+    run = resolve_run(args.run)
+    check_outputs([args.out], [p for p in run.iterdir() if p.is_file()] if run.is_dir() else [], args.overwrite)
     target = load_export_target(args.run, args.direction)
     EXPORTERS[args.format](target, args.out)
     print(f"wrote {args.out} ({target.meta['model']} {target.name}, inputs: {', '.join(target.input_names)})")

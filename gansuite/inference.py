@@ -113,8 +113,9 @@ class BaseGANModel:
 
 
 def on_backend(
-    backend: str, run: str | Path, meta: dict[str, Any], name: str, G: torch.nn.Module, probe_side: int
-) -> Any:
+    backend: str, run: str | Path, meta: dict[str, Any], name: str, G: torch.nn.Module, probe_side: int,
+    background: bool = False,
+) -> Any:  # fmt: skip
     """The image generator ``G`` itself (``torch``); on the CPU in eval mode with ``auto``, ``G`` by
     its fastest plan for this CPU (:mod:`core_gan.cpu_plan`, timed on a ``probe_side`` image); or its
     ONNX export run by onnxruntime on the CPU. On the CPU, freed memory is kept for the next call
@@ -126,7 +127,7 @@ def on_backend(
         if not on_cpu or G.training:
             return G
         channels = next(m.in_channels for m in G.modules() if isinstance(m, torch.nn.Conv2d))
-        return fastest_cpu_plan(G, probe_image(channels, probe_side), background=True)
+        return fastest_cpu_plan(G, probe_image(channels, probe_side), background)
     if backend == "torch":
         return G
     from gansuite.export import ExportTarget, onnx_runtime
@@ -151,6 +152,7 @@ class Translator:
         paper_test_mode: bool | None = None,
         direction: str | None = None,
         backend: str = "auto",
+        plan_in_background: bool = False,
     ) -> None:
         self.run = resolve_run(run)
         meta, generators = load_run(self.run, TRANSLATION_MODELS)
@@ -169,7 +171,7 @@ class Translator:
         G = generators[name].to(self.device).train(paper_test_mode)
         if backend != "onnxruntime" and self.device.type == "cpu":
             swap_cpu_layers(G)
-        self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 128))
+        self.G = on_backend(backend, self.run, meta, name, G, max(self.multiple, 128), plan_in_background)
 
     def network_input(self, image: np.ndarray, hints: np.ndarray | None) -> torch.Tensor:
         """The image in [-1, 1] (1, 3, H, W), followed by its hint channels for a hinted model."""
@@ -210,7 +212,10 @@ class Upscaler:
     threads may share one ``Upscaler``.
     """
 
-    def __init__(self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "auto") -> None:
+    def __init__(
+        self, run: str | Path, device: str = "cpu", scale: int | None = None, backend: str = "auto",
+        plan_in_background: bool = False,
+    ) -> None:  # fmt: skip
         self.run = str(run)
         self.device = select_device(device) if backend != "onnxruntime" else torch.device("cpu")
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
@@ -227,7 +232,8 @@ class Upscaler:
         else:
             meta, generators = load_run(Path(run), SR_MODELS)
             self.scale = meta["config"]["scale"]
-            G = on_backend(backend, run, meta, "G", generators["G"].to(self.device, self.dtype).eval(), 128)
+            G = generators["G"].to(self.device, self.dtype).eval()
+            G = on_backend(backend, run, meta, "G", G, 128, plan_in_background)
             self.G = lambda x: to_unit(G(from_unit(x)))
         if scale is not None and scale != self.scale:
             raise UserError(f"--scale {scale}: {run} is a x{self.scale} model")

@@ -521,7 +521,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
     channels = {"input_nc": data[0][0].shape[0], "output_nc": data[0][1].shape[0]}
     hint_config = flags.replace(HintConfig(), args, "hints")
     if network.hints:
-        data = HintedPairs(data, hint_config, seed)
+        data = HintedPairs(data, hint_config)
         val = HintedPairs(val, hint_config, eval_count=VALIDATION_HINTS) if val is not None else None
     elif flags.given(args, "hints"):
         refuse(flags.flag_name(next(iter(flags.given(args, "hints")))), "sets how colour hints are drawn: add --hints")

@@ -112,7 +112,7 @@ def import_weights(name: str, out: Path | None = None, source: Path | None = Non
         target, build = out or imported_dir() / name, partial(import_real_esrgan, PRETRAINED[name], source=source)
     else:
         raise UserError(f"unknown pretrained weights {name!r}; choose one of {', '.join(importable())}")
-    check_new_folder(target, overwrite or out is None)
+    check_new_folder(target, overwrite or out is None, inputs=[source] if source is not None else [])
     return replace_folder(target, build)
 
 

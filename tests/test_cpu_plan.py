@@ -270,3 +270,19 @@ def test_a_background_plan_runs_fp32_at_once_then_swaps_in_the_measured_plan(unp
     assert cpu_plan.network_key(net, probe) in json.loads(cpu_plan.plans_file().read_text())[cpu_plan.machine_key()]
     monkeypatch.setattr(cpu_plan, "measure", lambda *a: pytest.fail("measured again"))
     fastest_cpu_plan(net, probe, background=True)  # cached: applied at once
+
+
+def test_a_failed_background_measurement_is_one_line_and_keeps_serving_fp32(unpinned, monkeypatch, capsys):
+    net, probe = small_net(), probe_image(3, 32)
+
+    def broken(network, x):
+        raise RuntimeError("oneDNN refused\nsecond line")
+
+    monkeypatch.setattr(cpu_plan, "measure", broken)
+    with torch.no_grad():
+        run = fastest_cpu_plan(net, probe, background=True)
+        assert run.ready.wait(timeout=30)
+        assert torch.equal(run(probe), net(probe))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
+    assert lines == ["Sequential: timing its CPU plan failed (oneDNN refused); it runs in fp32"]
+    assert not cpu_plan.plans_file().exists()

@@ -126,7 +126,7 @@ def test_encoding_is_zero_without_hints_and_shows_the_hints_over_the_sketch():
     rgba[2:4, 5:9] = (255, 0, 0, 255)
     hints = Hints.from_rgba(rgba)
     assert np.array_equal(hints.to_rgba(), rgba)
-    shown = visible(torch.from_numpy(encode(sketch, hints))[None])[0].permute(1, 2, 0).numpy()
+    shown = visible(torch.from_numpy(encode(sketch, hints))[None], 3)[0].permute(1, 2, 0).numpy()
     assert np.allclose(shown[2:4, 5:9], (1, -1, -1)) and np.allclose(shown[8:], sketch[8:])
 
 
@@ -230,3 +230,22 @@ def test_eval_run_reports_the_model_and_both_fills_at_each_number_of_hints(hinte
     capsys.readouterr()
     base = ["eval", "run", str(hinted_run / "base"), "--data", str(hinted_run / "data"), "--split", "train"]
     assert main([*base, "--hints", "16"]) == 2 and "trained without colour hints" in capsys.readouterr().err
+
+
+def test_a_resumed_hint_run_draws_the_hints_an_uninterrupted_one_would(hinted_run, tmp_path):
+    import shutil
+
+    import safetensors.torch
+
+    args = ["train", "pix2pix", "--data", str(hinted_run / "data"), "--netG", "unet_32", "--ngf", "4", "--ndf", "4",
+            "--hints", "--hint-none-share", "0", "--hint-p", "0.2", "--preprocess", "none", "--no-flip",
+            "--steps", "4", "--checkpoint-every", "2", "--checkpoint-keep", "2", "--log-every", "1",
+            "--device", "cpu", "--logger", "none"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "full")]) == 0
+    part = tmp_path / "part"
+    (part / "checkpoints").mkdir(parents=True)
+    shutil.copy(tmp_path / "full/config.json", part / "config.json")
+    shutil.copy(tmp_path / "full/checkpoints/step_0000002.pt", part / "checkpoints/last.pt")  # stopped at step 2
+    assert main([*args, "--out", str(part), "--resume"]) == 0
+    full, resumed = (safetensors.torch.load_file(run / "model.safetensors") for run in (tmp_path / "full", part))
+    assert all(torch.equal(full[k], resumed[k]) for k in full)

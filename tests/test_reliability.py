@@ -164,6 +164,10 @@ def fuzz_inputs(tmp_path_factory):
     (root / "photos").mkdir()
     Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "photos/photo.png")
     (root / "notes.txt").write_text("the user's notes")
+    (root / "done").mkdir()
+    Image.fromarray(rng.integers(0, 256, (32, 64, 3)).astype(np.uint8)).save(
+        root / "done/photo.png"
+    )  # a pair made before
     for side in ("trainA", "trainB"):
         (root / "unpaired" / side).mkdir(parents=True)
         Image.fromarray(rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(root / "unpaired" / side / "0.png")
@@ -286,6 +290,19 @@ FUZZ = {
         ["eval", "ssim", "{root}/photos", "{root}/photos", "--crop-border", "100"], "--crop-border 100",
     ),
     "a port above 65535": (["app", "gan", "--port", "99999"], "--port"),
+    "export over its own run's weights": (
+        ["export", "{root}/dcgan", "--format", "safetensors", "--out", "{root}/dcgan/model.safetensors", "--overwrite"],
+        "would replace the input",
+    ),
+    "weights import --overwrite over the --from file's folder": (
+        ["weights", "import", "sr", "--from", "{root}/dcgan/model.safetensors", "--out", "{root}/dcgan", "--overwrite"],
+        "holds the input",
+    ),
+    "weights import --overwrite over a folder that is no run": (
+        ["weights", "import", "realesrgan-x4plus", "--out", "{root}/photos", "--overwrite"], "replaces runs only",
+    ),
+    "data edges over pairs already there": (["data", "edges", "{root}/photos", "{root}/done"],
+                                            "pass --overwrite"),
     "weights of the wrong shape": (["sample", "{root}/badshape", "--out", "{out}/s.png"], "badshape"),
 }  # fmt: skip
 

@@ -207,7 +207,7 @@ class Pix2PixObjective(Networks):
         x, y = (t[:n] for t in self.preview_pairs)
         device = next(generators.parameters()).device
         out = generators["G"](x.to(device)).float().cpu()
-        return torch.stack([visible(x.float()), out, y.float()], dim=1).flatten(0, 1)
+        return torch.stack([visible(x.float(), self.condition_channels), out, y.float()], dim=1).flatten(0, 1)
 
 
 RECIPE = Recipe(

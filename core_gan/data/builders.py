@@ -16,7 +16,7 @@ from tqdm import tqdm
 from core_gan.checkpoint import atomic_write
 from core_gan.data.images import list_images, open_image, readable
 from core_gan.errors import UserError
-from core_gan.outputs import check_folder, check_new_folder, check_outputs
+from core_gan.outputs import check_folder, check_outputs
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,16 @@ class EdgeConfig:
     min_fragment: int = 10
 
 
-def _square(image: Image.Image, size: int) -> Image.Image:
-    """Centre-crop to a square, then resize to ``size`` (antialiased)."""
+def _square(image: Image.Image, size: int, resample: Image.Resampling = Image.Resampling.LANCZOS) -> Image.Image:
+    """Centre-crop to a square, then resize to ``size`` (antialiased; ``NEAREST`` for colour hints)."""
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
-    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
+    return image.crop((left, top, left + side, top + side)).resize((size, size), resample)
+
+
+def square_hints(hints: Image.Image, config: EdgeConfig = EdgeConfig()) -> Image.Image:
+    """Colour hints drawn on a photo, cut as :func:`photo_and_edges` cuts the photo (nearest neighbours)."""
+    return _square(hints, config.size, Image.Resampling.NEAREST)
 
 
 def hysteresis(edges: np.ndarray) -> np.ndarray:
@@ -84,27 +89,30 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
-def build_edges(src: str | Path, dst: str | Path, config: EdgeConfig = EdgeConfig()) -> int:
-    """Photos under ``src`` -> ``dst/<name>.png`` holding edges | photo side by side (A = edges)."""
+def build_edges(src: str | Path, dst: str | Path, config: EdgeConfig = EdgeConfig(), overwrite: bool = False) -> int:
+    """Photos under ``src`` -> ``dst/<name>.png`` holding edges | photo side by side (A = edges); an
+    existing pair is replaced only with ``overwrite``, a photo never."""
     files = readable(list_images(src))
     out = Path(dst)
     check_folder(out, "DST")
-    check_outputs([out / f"{path.stem}.png" for path in files], files, flag="DST")
+    check_outputs([out / f"{path.stem}.png" for path in files], files, overwrite, flag="DST")
     for path in tqdm(files, desc="edges", unit="img"):
         photo, edges = photo_and_edges(open_image(path), config)
         _save_png(np.concatenate([edges, photo], axis=1), out / f"{path.stem}.png")
     return len(files)
 
 
-def combine(a_dir: str | Path, b_dir: str | Path, dst: str | Path) -> int:
-    """``A/x`` and ``B/x`` (same file name, same size) -> ``dst/x.png`` with A | B side by side."""
+def combine(a_dir: str | Path, b_dir: str | Path, dst: str | Path, overwrite: bool = False) -> int:
+    """``A/x`` and ``B/x`` (same file name, same size) -> ``dst/x.png`` with A | B side by side; an
+    existing pair is replaced only with ``overwrite``, an input never."""
     a = {p.relative_to(a_dir).with_suffix(""): p for p in readable(list_images(a_dir))}
     b = {p.relative_to(b_dir).with_suffix(""): p for p in readable(list_images(b_dir))}
     common = sorted(a.keys() & b.keys())
     if not common:
         raise UserError(f"{a_dir} and {b_dir}: no file names in common")
     check_folder(Path(dst), "DST")
-    check_outputs([Path(dst) / key.with_suffix(".png") for key in common], [*a.values(), *b.values()], flag="DST")
+    outputs = [Path(dst) / key.with_suffix(".png") for key in common]
+    check_outputs(outputs, [*a.values(), *b.values()], overwrite, flag="DST")
     for key in tqdm(common, desc="combine", unit="pair"):
         left, right = np.asarray(open_image(a[key])), np.asarray(open_image(b[key]))
         if left.shape != right.shape:
@@ -117,7 +125,9 @@ def sr_crops(src: str | Path, dst: str | Path, size: int = 480, step: int = 240)
     """Cut each HR image into ``size``-pixel sub-images every ``step`` pixels (the last ones flush with
     the border), as BasicSR does for DIV2K: random crops then read small files, not 2K images."""
     count = 0
-    check_new_folder(Path(dst), overwrite=False, flag="DST")
+    check_folder(Path(dst), "DST")
+    if Path(dst).is_dir() and any(Path(dst).iterdir()):
+        raise UserError(f"DST {dst}: holds files already; sr-crops writes into a new or empty folder")
     for path in tqdm(readable(list_images(src)), desc="sr-crops", unit="img"):
         image = np.asarray(open_image(path))
         h, w = image.shape[:2]

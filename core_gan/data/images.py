@@ -91,11 +91,19 @@ def open_hints(path: str | Path) -> Image.Image:
     return image
 
 
-def hints_array(hints: Image.Image, width: int, height: int) -> np.ndarray:
-    """Hints as uint8 RGBA (height, width, 4), scaled with nearest neighbours (a hint stays one colour)."""
-    return np.asarray(
-        hints.resize((width, height), Image.Resampling.NEAREST) if hints.size != (width, height) else hints
-    )
+HINTS_ASPECT_TOLERANCE = 0.02
+"""Hints may differ in size from their input (they are scaled), not in shape by more than this."""
+
+
+def hints_array(hints: Image.Image, width: int, height: int, name: str = "the hints") -> np.ndarray:
+    """Hints as uint8 RGBA (height, width, 4), scaled with nearest neighbours (a hint stays one colour);
+    hints of another shape than the input are refused (scaled, they would land elsewhere)."""
+    w, h = hints.size
+    if abs(w * height - h * width) > HINTS_ASPECT_TOLERANCE * w * height:
+        raise UserError(f"{name}: hints of {w}x{h} do not have the shape of their input ({width}x{height})")
+    if hints.size != (width, height):
+        hints = hints.resize((width, height), Image.Resampling.NEAREST)
+    return np.asarray(hints)
 
 
 def resize_short_side(image: Image.Image, side: int) -> Image.Image:

@@ -79,6 +79,6 @@ def batch_stream(
         persistent_workers=num_workers > 0,
         pin_memory=pin_memory,
         worker_init_fn=seed_worker,
-        generator=torch.Generator().manual_seed(seed * 1_000_003 + start_step),
+        generator=torch.Generator().manual_seed((seed * 1_000_003 + start_step) * 1_009 + rank),  # workers per rank
     )
     yield from (tuple(b) for b in loader)
