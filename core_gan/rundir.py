@@ -39,11 +39,14 @@ class RunDirectory:
         return self.root / "samples" / f"step_{step:07d}.png"
 
     def check(self, resume: bool) -> None:
-        """``--resume`` needs a checkpoint; a fresh run must not overwrite one."""
+        """``--resume`` needs a checkpoint; a fresh run goes into a new or empty folder (it must not
+        overwrite a run, nor any file a user keeps there)."""
         if resume and not self.last.is_file():
             raise UserError(f"--resume: {self.last} does not exist; nothing to resume")
         if not resume and self.last.exists():
             raise UserError(f"{self.root}: already holds a run; pass --resume or choose another --out")
+        if not resume and self.root.is_dir() and any(self.root.iterdir()):
+            raise UserError(f"--out {self.root}: holds files already; a run goes into a new or empty folder")
 
     def create(self) -> None:
         """The folders, and no partial checkpoint left by a process killed mid-write."""

@@ -350,3 +350,12 @@ def test_overwrite_replaces_outputs_but_never_an_input_and_a_run_whole(fuzz_inpu
     replace_folder(run, lambda tmp: (tmp / "model.json").write_text("{}"))
     assert sorted(p.name for p in run.iterdir()) == ["model.json"], "replaced whole, nothing of the old run left"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_run_never_goes_into_a_folder_holding_a_users_files(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    args = ["train", "dcgan", "--data", "digits", "--steps", "1", "--device", "cpu", "--out", str(out)]
+    assert main(args) == 2 and "holds files already" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
