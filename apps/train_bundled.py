@@ -301,13 +301,28 @@ def init_run(args: list[str]) -> Path | None:
     return Path(init) if init is not None else None
 
 
+def exported_stand_in(name: str) -> dict | None:
+    """The card of an earlier bundled model copied into runs/bundled/NAME in place of its own chain of
+    runs (its training.json, no metrics.jsonl), if that is what the folder holds."""
+    run = RUNS / name
+    if (run / "metrics.jsonl").is_file() or not (run / "training.json").is_file():
+        return None
+    return json.loads((run / "training.json").read_text())
+
+
 def chain(name: str) -> list[str]:
-    """The BASES run ``name`` starts from (recursively), then ``name``: what its card accounts for."""
+    """The BASES run ``name`` starts from (recursively), then ``name``: what its card accounts for. A
+    stand-in for an earlier bundled model (:func:`exported_stand_in`) ends the chain: its card has the rest."""
     base = init_run((RECIPES | BASES)[name][1])
-    return [*chain(base.name), name] if base is not None and base.name in BASES else [name]
+    if base is None or base.name not in BASES:
+        return [name]
+    return [base.name, name] if exported_stand_in(base.name) else [*chain(base.name), name]
 
 
 def command_line(name: str) -> str:
+    stand_in = exported_stand_in(name)
+    if stand_in is not None:
+        return stand_in["command"]
     args = (RECIPES | BASES)[name][1]
     return "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", "")
 

@@ -98,3 +98,15 @@ def test_every_recipe_reads_a_built_in_dataset_or_data_cut_from_the_corpus():
     for name, (_, args) in (train_bundled.RECIPES | train_bundled.BASES).items():
         data = train_bundled.flag(args, "--data")
         assert data == "digits" or data in train_bundled.PREPARE, f"{name}: nothing prepares --data {data}"
+
+
+def test_an_earlier_bundled_model_stands_in_for_its_chain(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
+    stand_in = tmp_path / "edges2photo-nohints"
+    stand_in.mkdir()
+    (stand_in / "training.json").write_text(json.dumps({"steps": 16300, "train_minutes": 341.5, "command": "old"}))
+    assert train_bundled.chain("edges2photo") == ["edges2photo-nohints", "edges2photo"]
+    assert train_bundled.command_line("edges2photo-nohints") == "old"
+    assert train_bundled.last_figures(stand_in) == {"step": 16300, "time": 341.5 * 60}
+    (stand_in / "metrics.jsonl").write_text(json.dumps({"step": 5, "time": 1.0}) + "\n")  # trained here: a run
+    assert train_bundled.chain("edges2photo")[0] == "edges2photo-base"
