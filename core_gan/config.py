@@ -14,11 +14,31 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+NONZERO = "nonzero"
+"""For :func:`option`'s ``needs``: the other field must be non-zero (a loss weight that turns a term on)."""
+
+
 def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-           low_open: bool = False) -> Any:  # fmt: skip
+           low_open: bool = False, needs: tuple[str, Any] | None = None) -> Any:  # fmt: skip
     """A user-settable dataclass field: its help line and, for numbers, the closed range [low, high]
-    it must lie in (``low_open``: low itself is excluded, e.g. a learning rate > 0)."""
-    return dataclasses.field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open})
+    it must lie in (``low_open``: low itself is excluded, e.g. a learning rate > 0). ``needs``: (other
+    field, value): the setting means something only when the other field has that value (or, with
+    NONZERO, is non-zero); setting it otherwise is refused, as an unused flag is."""
+    metadata = {"help": help, "low": low, "high": high, "low_open": low_open, "needs": needs}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def unmet_need(config: Any, name: str) -> str | None:
+    """Why setting field ``name`` of ``config`` means nothing (None when it does): its ``needs``."""
+    field = next(f for f in dataclasses.fields(config) if f.name == name)
+    needs = field.metadata.get("needs")
+    if needs is None:
+        return None
+    other, value = needs
+    actual = getattr(config, other)
+    if value == NONZERO:
+        return None if actual else f"{other} > 0"
+    return None if actual == value else f"{other} {value}"
 
 
 def settable(cls: type) -> list[dataclasses.Field]:

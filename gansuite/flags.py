@@ -15,7 +15,8 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core_gan.config import check_range, settable
+from core_gan.config import check_range, settable, unmet_need
+from core_gan.errors import UserError
 
 
 def flag_name(field: str) -> str:
@@ -115,5 +116,13 @@ def given(args: argparse.Namespace, group: str) -> dict[str, Any]:
 
 
 def replace(defaults: Any, args: argparse.Namespace, group: str) -> Any:
-    """``defaults`` with the user's flags of ``group`` applied."""
-    return dataclasses.replace(defaults, **given(args, group))
+    """``defaults`` with the user's flags of ``group`` applied; a flag that means nothing with the
+    others (its field's ``needs``) is refused, naming what it needs."""
+    values = given(args, group)
+    config = dataclasses.replace(defaults, **values)
+    for name in values:
+        need = unmet_need(config, name)
+        if need is not None:
+            other, _, value = need.partition(" ")
+            raise UserError(f"{flag_name(name)}: only used with {flag_name(other)} {value}")
+    return config

@@ -290,6 +290,16 @@ FUZZ = {
         ["eval", "ssim", "{root}/photos", "{root}/photos", "--crop-border", "100"], "--crop-border 100",
     ),
     "a port above 65535": (["app", "gan", "--port", "99999"], "--port"),
+    "--n-layers-d without --netD n_layers": (
+        ["train", "pix2pix", "--data", "{root}/pairs", "--n-layers-d", "2", "--out", "{out}"], "--netD n_layers",
+    ),
+    "--gp-weight without wgan-gp": (
+        ["train", "cyclegan", "--data", "{root}/unpaired", "--gp-weight", "5", "--out", "{out}"], "--gan-mode wgan-gp",
+    ),
+    "--gradient-sigma without the gradient term": (
+        ["train", "pix2pix", "--data", "{root}/pairs", "--gradient-sigma", "2", "--out", "{out}"],
+        "--lambda-gradient > 0",
+    ),
     "export over its own run's weights": (
         ["export", "{root}/dcgan", "--format", "safetensors", "--out", "{root}/dcgan/model.safetensors", "--overwrite"],
         "would replace the input",

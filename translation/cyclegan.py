@@ -63,7 +63,9 @@ class CycleGANLoss:
     lambda_b: float = option(10.0, "weight of the cycle term ||G(F(b)) - b||_1", low=0)
     lambda_identity: float = option(0.5, "identity weight, times lambda (0: off)", low=0)
     pool_size: int = option(50, "history of generated images shown to D (0: none)", low=0)
-    gp_weight: float = option(10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0)
+    gp_weight: float = option(
+        10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0, needs=("gan_mode", "wgan-gp")
+    )
     diffaugment: Policy = option("none", POLICY_HELP)
 
 

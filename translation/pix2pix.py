@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core_gan.config import option
+from core_gan.config import NONZERO, option
 from core_gan.hints import HINT_CHANNELS, visible
 from core_gan.losses import GANLoss
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
@@ -46,7 +46,7 @@ class Pix2PixConfig:
 
     netG: str = option("unet_256", "G: unet_N (N a power of 2 >= 32, the crop it fits), resnet_6blocks, resnet_9blocks")
     netD: Literal["basic", "n_layers", "pixel"] = option("basic", "D: the 70x70 PatchGAN, n_layers or the 1x1 PixelGAN")
-    n_layers_d: int = option(3, "stride-2 layers of D when --netD n_layers", low=0)
+    n_layers_d: int = option(3, "stride-2 layers of D when --netD n_layers", low=0, needs=("netD", "n_layers"))
     input_nc: int = 3
     output_nc: int = 3
     ngf: int = option(64, "G's width: filters of its first layer", low=1)
@@ -79,7 +79,9 @@ class Pix2PixLoss:
     gan_mode: Literal["vanilla", "lsgan", "wgan-gp", "hinge"] = option("vanilla", "the adversarial loss")
     lambda_l1: float = option(100.0, "weight lambda of the L1 term", low=0)
     lambda_gan: float = option(1.0, "weight of the cGAN term (0: the paper's L1-alone baseline, no D)", low=0)
-    gp_weight: float = option(10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0)
+    gp_weight: float = option(
+        10.0, "gradient penalty weight with --gan-mode wgan-gp", low=0, needs=("gan_mode", "wgan-gp")
+    )
     lambda_gradient: float = option(
         0.0, "weight of an L1 between the gradient maps of G(x) and y (SPSR; 0: the paper's objective)", low=0
     )
@@ -87,6 +89,7 @@ class Pix2PixLoss:
         0.0,
         "sigma of a Gaussian blur before the gradient maps (0: SPSR's maps; > 0: a step counts, a thin line not)",
         low=0,
+        needs=("lambda_gradient", NONZERO),
     )
     lambda_ssim: float = option(
         0.0, "weight of 1 - SSIM(G(x), y), 11 px Gaussian window (0: the paper's objective)", low=0
