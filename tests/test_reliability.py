@@ -22,6 +22,7 @@ from test_trainer import CONFIG, make_trainer
 
 from core_gan import checkpoint as ckpt
 from core_gan.errors import UserError
+from core_gan.loggers import TIME_KEYS
 from core_gan.trainer import Divergence
 from gansuite.cli import main
 
@@ -140,7 +141,7 @@ def test_seed_and_deterministic_give_bitwise_identical_runs(tmp_path):
         assert main(["train", "dcgan", "--data", "digits", *tiny, *repeatable]) == 0
     a, b = (tmp_path / n for n in ("a", "b"))
     assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
-    losses = [[{k: v for k, v in json.loads(r).items() if k not in ("time", "images_per_s")}
+    losses = [[{k: v for k, v in json.loads(r).items() if k not in TIME_KEYS}
                for r in (run / "metrics.jsonl").read_text().splitlines()] for run in (a, b)]  # fmt: skip
     assert losses[0] == losses[1]
     assert not torch.are_deterministic_algorithms_enabled(), "the global setting is restored after training"
