@@ -96,6 +96,12 @@ x4plus clearly best and near the photos' lattice energy, 0.95x; srresnet-x4 0.75
 line/checker texture on flat areas): the first present is a picker's default."""
 
 
+LEFT_OUT = ("srgan-x4",)
+"""Bundled models the apps do not offer (``--checkpoint NAME`` still serves one; the CLI runs them all):
+srgan-x4 paints a faint line/checker texture on flat areas (9.7x the photos' energy on the period-2/4
+pixel lattice, on photos of another source; the 2026-12-07 review)."""
+
+
 class Halved:
     """An x4 upscaler followed by an antialiased halving: a x2 result from a learnt x4 model."""
 
@@ -187,7 +193,7 @@ def load_models(runs: list[str] | None = None, device: str = "cpu", bundled: boo
     spot when the optional extra is installed) and every run in ``runs``, each in the app its model
     type belongs to; bicubic x2 and x4 are always offered for super-resolution."""
     models = AppModels(upscalers={f"bicubic x{s}": Upscaler("bicubic", device, s) for s in (2, 4)}, device=device)
-    sources = [str(m.path) for m in bundled_models().values()] if bundled else []
+    sources = [str(m.path) for m in bundled_models().values() if m.name not in LEFT_OUT] if bundled else []
     if bundled:
         sources += [str(path) for path in import_available().values()]
     for run in [*sources, *(runs or [])]:

