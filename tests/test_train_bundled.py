@@ -87,6 +87,7 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
         "edges2photo-l1",
         "edges2photo-colour600",
         "edges2photo-nohints",
+        "edges2photo-hints",
         "edges2photo",
     ]
     assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
@@ -105,7 +106,7 @@ def test_an_earlier_bundled_model_stands_in_for_its_chain(tmp_path, monkeypatch)
     stand_in = tmp_path / "edges2photo-nohints"
     stand_in.mkdir()
     (stand_in / "training.json").write_text(json.dumps({"steps": 16300, "train_minutes": 341.5, "command": "old"}))
-    assert train_bundled.chain("edges2photo") == ["edges2photo-nohints", "edges2photo"]
+    assert train_bundled.chain("edges2photo") == ["edges2photo-nohints", "edges2photo-hints", "edges2photo"]
     assert train_bundled.command_line("edges2photo-nohints") == "old"
     assert train_bundled.last_figures(stand_in) == {"step": 16300, "time": 341.5 * 60}
     (stand_in / "metrics.jsonl").write_text(json.dumps({"step": 5, "time": 1.0}) + "\n")  # trained here: a run
