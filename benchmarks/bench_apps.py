@@ -142,8 +142,8 @@ def main() -> None:
             with Image.open(ROOT / "datasets" / "samples" / "photos" / "coffee.jpg") as im:
                 im.convert("RGB").resize((256, 256)).save(photo)
             calls = {  # each takes the client to call through
-                "edges2photo (photo upload)": lambda c: c.predict(None, handle_file(str(photo)), "edges2photo",
-                                                                  api_name="/edges2photo"),
+                "edges2photo (photo upload, 32 hint points)": lambda c: c.predict(
+                    None, handle_file(str(photo)), "edges2photo", 32, None, api_name="/edges2photo"),
                 f"upscale ({a.sr_model}, 256 -> 1024)": lambda c: c.predict(handle_file(str(photo)), a.sr_model,
                                                                             api_name="/upscale"),
                 f"translate_unpaired ({a.unpaired_model}, 256 px)": lambda c: c.predict(
