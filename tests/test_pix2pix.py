@@ -274,11 +274,15 @@ def test_eval_run_adds_fid_and_kid_when_inception_weights_are_given(trained_run,
     assert np.isfinite(result["fid"]) and "kid" in result and result["resize"] == "legacy"
 
 
-def test_translate_warns_in_one_line_when_an_input_looks_like_a_pair(trained_run, tmp_path, capsys):
+def test_translate_warns_in_one_line_when_an_input_looks_like_a_pair(trained_run, tmp_path):
+    import warnings
+
     root, run = trained_run
     pair = next((root / "data" / "val").iterdir())  # 64 x 32: A | B side by side
-    assert main(["translate", str(run), str(pair), "--out", str(tmp_path / "o")]) == 0
-    warning = [line for line in capsys.readouterr().err.splitlines() if "looks like an A|B pair" in line]
-    assert len(warning) == 1 and "--paired" in warning[0] and pair.name in warning[0]
-    assert main(["translate", str(run), str(pair), "--paired", "--out", str(tmp_path / "p")]) == 0
-    assert "looks like an A|B pair" not in capsys.readouterr().err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["translate", str(run), str(pair), "--out", str(tmp_path / "o")]) == 0
+        assert main(["translate", str(run), str(pair), "--paired", "--out", str(tmp_path / "p")]) == 0
+    messages = [str(w.message) for w in caught if "looks like an A|B pair" in str(w.message)]
+    assert len(messages) == 1, "warned once, and not with --paired"
+    assert "\n" not in messages[0] and "--paired" in messages[0] and pair.name in messages[0]
