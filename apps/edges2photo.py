@@ -37,8 +37,10 @@ PAINTED = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "painte
 
 def split_sketch(sketch: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
     """The sketchpad's value -> (edges, uint8 RGB (H, W, 3), hints, uint8 RGBA (H, W, 4)); None when
-    nothing was drawn. See the module's docstring for the rule."""
-    background = (sketch or {}).get("background")
+    nothing was drawn. See the module's docstring for the rule; a value with only a ``composite`` (as
+    callers of the endpoint before hints sent it) is read as the canvas."""
+    sketch = sketch or {}
+    background = sketch.get("background") if sketch.get("background") is not None else sketch.get("composite")
     if background is None:
         return None
     canvas = to_rgb(np.asarray(background, dtype=np.uint8))
@@ -47,7 +49,7 @@ def split_sketch(sketch: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
     edges = np.where(coloured[..., None], np.uint8(255), canvas)
     hints = np.zeros((h, w, 4), np.uint8)
     hints[coloured] = np.concatenate([canvas[coloured], np.full((int(coloured.sum()), 1), 255, np.uint8)], axis=1)
-    for layer in (sketch or {}).get("layers") or []:
+    for layer in sketch.get("layers") or []:
         layer = np.asarray(layer, dtype=np.uint8)
         if layer.ndim != 3 or layer.shape[:2] != (h, w) or layer.shape[2] != 4:
             continue

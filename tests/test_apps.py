@@ -118,6 +118,8 @@ def test_a_painted_sketch_splits_into_lines_and_hints():
     assert (hints[50:53, 50:53] == (0, 0, 255, 255)).all()
     assert (hints[30:32, :, 3] == 0).all(), "black strokes are lines, not hints"
     assert edges2photo.split_sketch({"background": np.full((8, 8, 3), 255, np.uint8), "layers": []}) is None
+    old_style, _ = edges2photo.split_sketch({"composite": canvas})  # as the endpoint was called before hints
+    assert (old_style[10] == 0).all()
 
 
 def test_edges2photo_with_colour_hints(models, runs, tmp_path):
