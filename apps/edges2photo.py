@@ -22,7 +22,8 @@ from apps.common import UNSEEN_PHOTOS, AppModels, add_model, card_under, check_s
 from core_gan.data.builders import EdgeConfig, photo_and_edges, square_hints
 from core_gan.data.images import hints_array, open_hints
 from core_gan.errors import UserError
-from core_gan.hints import LINE_LEVEL, evaluation_hints
+from core_gan.hints import LINE_LEVEL, evaluation_hints, painted_over
+from core_gan.pixels import signed
 
 CANVAS = 256
 CHROMA = 48
@@ -63,17 +64,6 @@ def split_sketch(sketch: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
     return edges, hints
 
 
-def unit(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float32) / 127.5 - 1
-
-
-def with_hints(edges: np.ndarray, hints: np.ndarray | None) -> np.ndarray:
-    """The edges with the hints painted over them: what the model was given."""
-    if hints is None:
-        return edges
-    return np.where(hints[..., 3:] >= 128, hints[..., :3], edges)
-
-
 def uploaded_hints(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """An uploaded RGBA hints image at ``size`` (width, height: the sketch's), else cut as an uploaded
     photo is (its centre square at the edges' size). Errors name the file, not Gradio's temporary path."""
@@ -102,7 +92,7 @@ def edges2photo(
         image = Image.fromarray(to_rgb(read_upload(photo, "a photo")))
         square, edges = photo_and_edges(image, EdgeConfig())
         if int(hint_points) > 0:
-            hints = evaluation_hints(unit(square), int(hint_points), seed=0).to_rgba()
+            hints = evaluation_hints(signed(square), int(hint_points), seed=0).to_rgba()
     else:
         split = split_sketch(sketch)
         if split is None:
@@ -113,7 +103,7 @@ def edges2photo(
         hints = uploaded_hints(hints_image, None if photo else (edges.shape[1], edges.shape[0]))
     if not translator.hints or (hints is not None and not (hints[..., 3] >= 128).any()):
         hints = None
-    return with_hints(edges, hints), translator(edges, hints)
+    return painted_over(edges, hints), translator(edges, hints)
 
 
 def fetch_zoo_model(

@@ -30,7 +30,8 @@ from tqdm import tqdm
 from core_gan.checkpoint import write_json
 from core_gan.data.builders import EdgeConfig, build_edges, photo_and_edges, sr_crops
 from core_gan.data.images import list_images, open_image, readable, resize_short_side
-from core_gan.hints import evaluation_hints
+from core_gan.hints import evaluation_hints, painted_over
+from core_gan.pixels import signed
 from gansuite.cli import main as cli
 from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
@@ -412,9 +413,8 @@ def figures_for_readme(corpus: Path, out: Path) -> None:
     e2p = Translator(CHECKPOINTS / "edges2photo")
     for seed, path in enumerate([*test[1:12:5], SAMPLES / "photos" / "chelsea.jpg"]):
         photo, edges = photo_and_edges(open_image(path))
-        hints = evaluation_hints(photo.astype(np.float32) / 127.5 - 1, README_STROKES, seed, strokes=True).to_rgba()
-        shown = np.where(hints[..., 3:] >= 128, hints[..., :3], edges)
-        tiles.append(np.concatenate([edges, shown, e2p(edges, hints), photo], axis=1))
+        hints = evaluation_hints(signed(photo), README_STROKES, seed, strokes=True).to_rgba()
+        tiles.append(np.concatenate([edges, painted_over(edges, hints), e2p(edges, hints), photo], axis=1))
     Image.fromarray(np.concatenate(tiles)).save(out / "edges2photo.jpg", quality=88)
     from benchmarks.bench_sr_quality import corpus_test, low_resolution
     from gansuite.weights import import_available

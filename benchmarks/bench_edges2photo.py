@@ -29,6 +29,7 @@ from core_gan.data.images import list_images, open_image, readable
 from core_gan.hints import edge_aware_fill, evaluation_hints, nearest_fill, sketch_lines
 from core_gan.metrics.image_quality import psnr, ssim
 from core_gan.metrics.translation_quality import colour_error, edge_f1, gradient_energy, grid_energy
+from core_gan.pixels import signed, unsigned
 from gansuite.inference import Translator
 from gansuite.runs import resolve_run
 
@@ -71,25 +72,17 @@ def evaluate(model: Translator, photos: list[Path], mean_colour: np.ndarray) -> 
     return {name: summary(r) for name, r in rows.items()}
 
 
-def unit(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float32) / 127.5 - 1
-
-
-def uint8(image: np.ndarray) -> np.ndarray:
-    return np.rint((image + 1) * 127.5).clip(0, 255).astype(np.uint8)
-
-
 def evaluate_hints(model: Translator, photos: list[Path], counts: list[int]) -> dict[int, dict[str, dict[str, float]]]:
     """count -> output -> figures: the model and the two fills at each number of evaluation hints."""
     rows: dict[int, dict[str, list[dict[str, float]]]] = {n: {} for n in counts}
     for index, path in enumerate(photos):
         photo, edges = photo_and_edges(open_image(path))
         for n in counts:
-            hints = evaluation_hints(unit(photo), n, seed=index)
+            hints = evaluation_hints(signed(photo), n, seed=index)
             outputs = {
                 "model": model(edges, hints.to_rgba()),
-                "nearest fill": uint8(nearest_fill(hints)),
-                "edge-aware fill": uint8(edge_aware_fill(hints, sketch_lines(unit(edges)))),
+                "nearest fill": unsigned(nearest_fill(hints)),
+                "edge-aware fill": unsigned(edge_aware_fill(hints, sketch_lines(signed(edges)))),
             }
             for name, out in outputs.items():
                 rows[n].setdefault(name, []).append(scores(photo, edges, out))

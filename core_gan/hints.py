@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core_gan.config import option
+from core_gan.pixels import signed, unsigned
 
 HINT_CHANNELS = 10
 """Channels G reads after the sketch: hint colours (3), mask (1), edge-aware fill (3), nearest fill (3)."""
@@ -72,11 +73,11 @@ class Hints:
     @classmethod
     def from_rgba(cls, rgba: np.ndarray) -> Hints:
         """An RGBA uint8 image (H, W, 4): opaque pixels (alpha >= 128) are hints in their RGB colour."""
-        return cls(rgba[..., :3].astype(np.float32) / 127.5 - 1, rgba[..., 3] >= 128)
+        return cls(signed(rgba[..., :3]), rgba[..., 3] >= 128)
 
     def to_rgba(self) -> np.ndarray:
         """The inverse of :meth:`from_rgba` (hint pixels opaque, the rest transparent black)."""
-        rgb = np.rint((self.colours + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        rgb = unsigned(self.colours)
         return np.concatenate([np.where(self.mask[..., None], rgb, 0), self.mask[..., None] * np.uint8(255)], axis=2)
 
     def paint(self, photo: np.ndarray, top: int, left: int, pixels: np.ndarray) -> None:
@@ -134,6 +135,13 @@ def evaluation_hints(photo: np.ndarray, count: int, seed: int, strokes: bool = F
         top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
         hints.paint(photo, top, left, np.ones((side, side), bool))
     return hints
+
+
+def painted_over(image: np.ndarray, rgba: np.ndarray | None) -> np.ndarray:
+    """A uint8 RGB image (H, W, 3) with RGBA hints (H, W, 4) painted over it: what a user sees of G's input."""
+    if rgba is None:
+        return image
+    return np.where(rgba[..., 3:] >= 128, rgba[..., :3], image)
 
 
 def sketch_lines(sketch: np.ndarray) -> np.ndarray:

@@ -16,6 +16,11 @@ from pathlib import Path
 from core_gan.errors import UserError
 
 
+def files_in(folder: Path) -> list[Path]:
+    """The files directly in ``folder`` (none when it is not a folder): a run's own files, as inputs."""
+    return [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+
+
 def check_folder(folder: Path, flag: str = "--out") -> None:
     """``folder`` is a folder or does not exist yet."""
     if folder.exists() and not folder.is_dir():

@@ -32,6 +32,16 @@ def from_uint8(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 127.5 - 1
 
 
+def signed(image: np.ndarray) -> np.ndarray:
+    """uint8-valued (H, W, C) -> float32 (H, W, C) in [-1, 1], as arrays (hint sampling and fills work on these)."""
+    return image.astype(np.float32) / 127.5 - 1
+
+
+def unsigned(image: np.ndarray) -> np.ndarray:
+    """float (H, W, C) in [-1, 1] -> uint8, rounded and clipped: the inverse of :func:`signed`."""
+    return np.rint((image + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Images (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C); one channel is repeated to RGB."""
     x = to_255(images.float()).round().to(torch.uint8)

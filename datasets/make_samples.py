@@ -52,9 +52,10 @@ def painted(photo: Path, seed: int) -> None:
     from core_gan.data.builders import photo_and_edges
     from core_gan.data.images import open_image
     from core_gan.hints import LINE_LEVEL, evaluation_hints
+    from core_gan.pixels import signed
 
     square_photo, edges = photo_and_edges(open_image(photo))
-    hints = evaluation_hints(square_photo.astype(np.float32) / 127.5 - 1, STROKES, seed, strokes=True).to_rgba()
+    hints = evaluation_hints(signed(square_photo), STROKES, seed, strokes=True).to_rgba()
     dark = (hints[..., 3] > 0) & (hints[..., :3].max(axis=2) < LINE_LEVEL)
     hints[dark, :3] = np.maximum(hints[dark, :3], LINE_LEVEL)
     Image.fromarray(edges).save(PAINTED / f"{photo.stem}_edges.png")

@@ -129,6 +129,7 @@ def build_parser(with_train: bool = True) -> Parser:
                           "seeded), next to the nearest-hint and edge-aware fills")  # fmt: skip
     evaluate.add_argument("--out", type=Path, help="run: where to write eval.json (default: RUN/eval.json; "
                           "for a bundled or imported model: ./eval-NAME.json)")  # fmt: skip
+    add_overwrite(evaluate, "run: the --out file; never a file of the run")
 
     data = command("data", "build, download and list datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser, help="what to do")

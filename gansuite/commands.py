@@ -11,7 +11,7 @@ from PIL import Image
 
 from core_gan.checkpoint import atomic_write
 from core_gan.errors import UserError
-from core_gan.outputs import check_folder, check_outputs
+from core_gan.outputs import check_folder, check_outputs, files_in
 from gansuite.registry import MODELS
 
 
@@ -330,7 +330,7 @@ def export(args: argparse.Namespace) -> None:
     from gansuite.runs import resolve_run
 
     run = resolve_run(args.run)
-    check_outputs([args.out], [p for p in run.iterdir() if p.is_file()] if run.is_dir() else [], args.overwrite)
+    check_outputs([args.out], files_in(run), args.overwrite)
     target = load_export_target(args.run, args.direction)
     EXPORTERS[args.format](target, args.out)
     print(f"wrote {args.out} ({target.meta['model']} {target.name}, inputs: {', '.join(target.input_names)})")

@@ -172,11 +172,14 @@ def evaluate_run(args: argparse.Namespace) -> None:
     resolution. CycleGAN: the cycle reconstructions F(G(a)) vs a and G(F(b)) vs b (L1, PSNR) over
     testA/testB. Both add FID and KID (per direction for CycleGAN) when the Inception weights are at hand."""
     from core_gan.checkpoint import write_json
+    from core_gan.outputs import check_outputs, files_in
     from gansuite.runs import imported_dir, is_bundled, resolve_run
 
     if args.data is None:
         raise UserError("eval run: --data DATA is required")
     run = resolve_run(args.a)
+    if args.out is not None:  # the default RUN/eval.json is the run's own derived file, replaced by each eval
+        check_outputs([args.out], files_in(run), args.overwrite)
     meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
     result = _evaluate_cyclegan(args) if meta.get("model") == "cyclegan" else _evaluate_pix2pix(args)
     result.update(split=args.split, data=str(args.data))

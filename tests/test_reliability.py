@@ -312,6 +312,13 @@ FUZZ = {
     "weights import --overwrite over a folder that is no run": (
         ["weights", "import", "realesrgan-x4plus", "--out", "{root}/photos", "--overwrite"], "replaces runs only",
     ),
+    "eval run --out over a user's file": (
+        ["eval", "run", "{root}/dcgan", "--data", "{root}/pairs", "--out", "{root}/notes.txt"], "already there",
+    ),
+    "eval run --out over its run's model.json": (
+        ["eval", "run", "{root}/dcgan", "--data", "{root}/pairs", "--out", "{root}/dcgan/model.json", "--overwrite"],
+        "would replace the input",
+    ),
     "data edges over pairs already there": (["data", "edges", "{root}/photos", "{root}/done"],
                                             "pass --overwrite"),
     "weights of the wrong shape": (["sample", "{root}/badshape", "--out", "{out}/s.png"], "badshape"),
