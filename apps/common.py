@@ -22,7 +22,16 @@ from core_gan.data.images import open_image
 from core_gan.errors import UserError
 from gansuite.community import SPANDREL
 from gansuite.inference import BaseGANModel, Translator, Upscaler
-from gansuite.runs import BASE_MODELS, SR_MODELS, TRANSLATION_MODELS, bundled_models, directions, domains, resolve_run
+from gansuite.runs import (
+    BASE_MODELS,
+    SR_MODELS,
+    TRANSLATION_MODELS,
+    bundled_models,
+    data_kind,
+    directions,
+    domains,
+    resolve_run,
+)
 from gansuite.weights import import_available
 
 UNSEEN_PHOTOS = Path(__file__).resolve().parents[1] / "datasets" / "samples" / "photos"
@@ -167,7 +176,7 @@ def model_card(run: Path) -> str:
     if "source" in meta:
         text += f", imported from {meta['source']}"
     text += f"; weights of step {meta['step']}." if "step" in meta else "."
-    if meta["model"] == "pix2pix":
+    if data_kind(meta) == "paired":
         text += " " + test_mode_sentence(meta.get("test_mode") == "paper")
     return text
 
@@ -211,7 +220,7 @@ def add_model(models: AppModels, path: Path, device: str) -> str:
         raise UserError(f"{meta_path}: missing; is {path} a finished gansuite run?")
     meta = json.loads(meta_path.read_text())
     kind, name = meta.get("model"), path.name
-    if kind == "pix2pix" and domains(path, meta)[0] in ("A", "edges"):
+    if data_kind(meta) == "paired" and domains(path, meta)[0] in ("A", "edges"):
         models.translators[name] = Translator(path, device, plan_in_background=True)
     elif kind in TRANSLATION_MODELS:
         models.unpaired[name] = {d: Translator(path, device, direction=d, plan_in_background=True)

@@ -10,6 +10,7 @@ the judge or, for the bundled model, by the translator). The judge sees images r
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from core_gan.data.images import list_images, open_image, readable
 from core_gan.metrics.image_quality import psnr
 from core_gan.pixels import from_uint8
 from gansuite.inference import Translator
-from gansuite.runs import resolve_run
+from gansuite.runs import directions, resolve_run
 
 ROOT = Path(__file__).resolve().parents[1]
 JUDGE_SIZE = 128
@@ -79,27 +80,36 @@ def fraction_b(judge: DomainCNN, batch: list[np.ndarray]) -> float:
 
 
 def measure(model: str | Path, data: Path) -> list[dict[str, object]]:
-    """One row per direction: the judge on real held-out images, then on the translated ones."""
-    train_a, train_b = images(data / "trainA"), images(data / "trainB")
-    test_a, test_b = images(data / "testA"), images(data / "testB")
-    judge = train_judge(train_a, train_b)
-    G, F_ = (Translator(resolve_run(model), direction=d) for d in ("AtoB", "BtoA"))
-    fake_b, fake_a = [G(x) for x in test_a], [F_(x) for x in test_b]
-    cycle_a = np.mean([psnr(F_(y), x).item() for x, y in zip(test_a, fake_b, strict=True)])
-    cycle_b = np.mean([psnr(G(y), x).item() for x, y in zip(test_b, fake_a, strict=True)])
-    return [
-        {"direction": "A -> B", "held-out images": len(test_a), "judge: real correct": 1 - fraction_b(judge, test_a),
-         "untranslated taken for target": fraction_b(judge, test_a),
-         "translated taken for target": fraction_b(judge, fake_b), "cycle PSNR dB": cycle_a},
-        {"direction": "B -> A", "held-out images": len(test_b), "judge: real correct": fraction_b(judge, test_b),
-         "untranslated taken for target": 1 - fraction_b(judge, test_b),
-         "translated taken for target": 1 - fraction_b(judge, fake_a), "cycle PSNR dB": cycle_b},
-    ]  # fmt: skip
+    """One row per direction the run translates: the judge on real held-out images of the source, then on
+    their translations; the cycle PSNR where the run also translates back (CycleGAN)."""
+    run = resolve_run(model)
+    translators = {d: Translator(run, direction=d) for d in directions(json.loads((run / "model.json").read_text()))}
+    judge = train_judge(images(data / "trainA"), images(data / "trainB"))
+    test = {"A": images(data / "testA"), "B": images(data / "testB")}
+    rows: list[dict[str, object]] = []
+    for direction, translate in translators.items():
+        source, target = direction[0], direction[-1]
+        fake = [translate(x) for x in test[source]]
+
+        def taken_for_target(batch: list[np.ndarray], target: str = target) -> float:
+            return fraction_b(judge, batch) if target == "B" else 1 - fraction_b(judge, batch)
+
+        row: dict[str, object] = {
+            "direction": f"{source} -> {target}", "held-out images": len(fake),
+            "judge: real correct": 1 - taken_for_target(test[source]),
+            "untranslated taken for target": taken_for_target(test[source]),
+            "translated taken for target": taken_for_target(fake),
+        }  # fmt: skip
+        back = translators.get(f"{target}to{source}")
+        if back is not None:
+            row["cycle PSNR dB"] = np.mean([psnr(back(y), x).item() for x, y in zip(test[source], fake, strict=True)])
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="green2warm", help="a CycleGAN run directory or a bundled model's name")
+    p.add_argument("--model", default="green2warm", help="an unpaired run (CycleGAN, CUT, FastCUT) or a bundled name")
     p.add_argument("--data", type=Path, default=ROOT / "runs" / "bundled" / "data" / "green2warm")
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     a = p.parse_args()
@@ -109,7 +119,7 @@ def main() -> None:
         print(row)
     if a.record:
         sizes = f"{len(list_images(a.data / 'trainA'))} A / {len(list_images(a.data / 'trainB'))} B"
-        append_results(f"CycleGAN {a.model}: domain judge and cycle on held-out images", table,
+        append_results(f"Unpaired {a.model}: domain judge (and cycle) on held-out images", table,
                        notes=f"judge: a 4-layer CNN trained on {sizes} at {JUDGE_SIZE} px, 600 steps")  # fmt: skip
 
 

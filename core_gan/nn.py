@@ -47,6 +47,19 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+def xavier_init(module: nn.Module, gain: float = 0.02) -> None:
+    """Xavier-normal conv/linear weights with ``gain``, biases 0, norm scales ~ N(1, gain): the reference
+    pix2pix/CycleGAN code's ``--init_type xavier``, which CUT uses for G, D and F."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.xavier_normal_(m.weight, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d) and m.affine:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+
 def spectral(layer: nn.Module, enabled: bool) -> nn.Module:
     """Wrap ``layer`` in spectral normalisation (Miyato et al. 2018) when ``enabled``."""
     return nn.utils.parametrizations.spectral_norm(layer) if enabled else layer

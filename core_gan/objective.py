@@ -24,7 +24,12 @@ class Objective(Protocol):
 
     generators: nn.ModuleDict
     discriminators: nn.ModuleDict
+    auxiliaries: nn.ModuleDict
     preview_columns: int
+
+    def create_auxiliaries(self, batch: Batch) -> bool: ...
+
+    def use_auxiliaries(self, auxiliaries: nn.ModuleDict) -> None: ...
 
     def d_loss(self, batch: Batch) -> Losses: ...
 
@@ -38,15 +43,34 @@ class Objective(Protocol):
 
 
 class Networks:
-    """Base of every objective: the generators and discriminators it computes with.
+    """Base of every objective: the networks it computes with, declared by role.
+
+    - ``generators``: trained on G's loss, averaged by the EMA, exported for inference;
+    - ``discriminators``: trained on D's loss, in their own phase before G's;
+    - ``auxiliaries``: trained on G's loss by an optimiser of their own, neither averaged nor exported
+      (CUT's PatchNCE head). An objective whose auxiliaries take their shapes from the data creates them
+      in :meth:`create_auxiliaries`, which the trainer calls with the first batch it draws.
 
     The objective is built on the plain networks; the trainer, which owns where they run, hands it
     the ones to use instead (their DistributedDataParallel wrappers under torchrun) with
-    :meth:`use_networks`: the same parameters, so the optimisers are unchanged."""
+    :meth:`use_networks` and :meth:`use_auxiliaries`: the same parameters, so the optimisers are unchanged."""
 
-    def __init__(self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module]) -> None:
+    def __init__(
+        self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module],
+        auxiliaries: dict[str, nn.Module] | None = None,
+    ) -> None:  # fmt: skip
         self.generators = nn.ModuleDict(generators)
         self.discriminators = nn.ModuleDict(discriminators)
+        self.auxiliaries = nn.ModuleDict(auxiliaries or {})
+
+    def create_auxiliaries(self, batch: Batch) -> bool:
+        """Create the auxiliaries that are built from data (True if it did); here there are none."""
+        return False
+
+    def use_auxiliaries(self, auxiliaries: nn.ModuleDict) -> None:
+        if auxiliaries.keys() != self.auxiliaries.keys():
+            raise ValueError("use_auxiliaries: the networks must have the objective's names")
+        self.auxiliaries = auxiliaries
 
     def use_networks(self, generators: nn.ModuleDict, discriminators: nn.ModuleDict) -> None:
         if generators.keys() != self.generators.keys() or discriminators.keys() != self.discriminators.keys():

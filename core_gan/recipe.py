@@ -39,9 +39,13 @@ class Schedule:
 @dataclass(frozen=True)
 class Recipe:
     """A paper's settings: ``schedule``, the loss config and the network config (fields derived from
-    the data, e.g. channels, are filled in at build time)."""
+    the data, e.g. channels, are filled in at build time); ``crop_size``: its training crops (0: none, or
+    the network's own size); ``best_metric``: the validation metric, higher is better, that keeps
+    ``RUN/best`` (empty: none)."""
 
     citation: str
     schedule: Schedule
     loss: Any
     network: Any
+    crop_size: int = 0
+    best_metric: str = ""

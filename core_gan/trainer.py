@@ -189,14 +189,8 @@ class Trainer:
         self.discriminators = objective.discriminators.to(self.device)
         if self.device.type == "cpu" and config.cpu_swaps:
             retain_freed_memory()
-            swap_cpu_layers(self.generators)
-            swap_cpu_layers(self.discriminators)
-        if config.channels_last:
-            self.generators.to(memory_format=torch.channels_last)
-            self.discriminators.to(memory_format=torch.channels_last)
-        if config.compile and compile_available(self.device):
-            for module in [*self.generators.values(), *self.discriminators.values()]:
-                module.compile()
+        for networks in (self.generators, self.discriminators):
+            self._place(networks)
         if self.world.size > 1:
             wrapped = (wrap_ddp(nets, self.device, config.sync_bn) for nets in (self.generators, self.discriminators))
             objective.use_networks(*wrapped)
@@ -206,6 +200,14 @@ class Trainer:
         self.opt_d = _optimizer(self.d_params, config.lr_d, config, self.device) if self.d_params else None
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, _schedule(config))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, _schedule(config)) if self.opt_d else None
+        self.auxiliaries = objective.auxiliaries
+        self.opt_aux: torch.optim.Optimizer | None = None
+        self.sched_aux: torch.optim.lr_scheduler.LambdaLR | None = None
+        self._pending_aux: dict[str, Any] | None = None
+        """An auxiliaries' state read from a checkpoint before the first batch created them."""
+        self._asked_for_auxiliaries = False
+        if len(objective.auxiliaries):
+            self._adopt_auxiliaries()
         self.scaler = self.precision.grad_scaler()
         self.ema = self._make_ema() if config.ema > 0 else None
         self.step = 0
@@ -218,6 +220,60 @@ class Trainer:
     @property
     def checkpoint_path(self) -> Path:
         return self.files.last
+
+    def _place(self, networks: nn.ModuleDict) -> None:
+        """Networks onto the device, with the CPU swaps, memory layout and compilation asked for."""
+        networks.to(self.device)
+        if self.device.type == "cpu" and self.config.cpu_swaps:
+            swap_cpu_layers(networks)
+        if self.config.channels_last:
+            networks.to(memory_format=torch.channels_last)
+        if self.config.compile and compile_available(self.device):
+            for module in networks.values():
+                module.compile()
+
+    def _adopt_auxiliaries(self) -> None:
+        """The objective's auxiliaries placed like the other networks, with their optimiser (G's rate and
+        schedule); the state of a checkpoint read before they existed goes into them now."""
+        self.auxiliaries = self.objective.auxiliaries
+        self._place(self.auxiliaries)
+        if self.world.size > 1:
+            self.objective.use_auxiliaries(wrap_ddp(self.auxiliaries, self.device, self.config.sync_bn))
+        self.aux_params = [p for p in self.auxiliaries.parameters() if p.requires_grad]
+        self.opt_aux = _optimizer(self.aux_params, self.config.lr_g, self.config, self.device)
+        self.sched_aux = torch.optim.lr_scheduler.LambdaLR(self.opt_aux, _schedule(self.config))
+        if self._pending_aux is not None:
+            self._load_auxiliaries(self._pending_aux)
+            self._pending_aux = None
+
+    def _create_auxiliaries(self, batch: tuple[torch.Tensor, ...]) -> None:
+        """Let the objective create its data-dependent auxiliaries from the first batch. Their random
+        initialisation draws from a fork of the RNG, so a resumed run, which creates them again and then
+        loads their weights, continues with exactly the draws of an uninterrupted one."""
+        if self._asked_for_auxiliaries:
+            return
+        self._asked_for_auxiliaries = True
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            created = self.objective.create_auxiliaries(batch)
+        if created:
+            self._adopt_auxiliaries()
+
+    def _load_auxiliaries(self, state: dict[str, Any]) -> None:
+        assert self.opt_aux is not None and self.sched_aux is not None
+        self.auxiliaries.load_state_dict(state["auxiliaries"])
+        self.opt_aux.load_state_dict(state["opt_aux"])
+        self.sched_aux.load_state_dict(state["sched_aux"])
+
+    def _auxiliaries_state(self) -> dict[str, Any]:
+        if self.opt_aux is None:
+            return self._pending_aux or {}
+        assert self.sched_aux is not None
+        return {
+            "auxiliaries": self.auxiliaries.state_dict(),
+            "opt_aux": self.opt_aux.state_dict(),
+            "sched_aux": self.sched_aux.state_dict(),
+        }
 
     def _make_ema(self) -> nn.ModuleDict:
         ema = copy.deepcopy(self.generators).eval()
@@ -241,12 +297,16 @@ class Trainer:
             out.append(t)
         return tuple(out)
 
-    def _optimise(self, optimizer: torch.optim.Optimizer, params: list[nn.Parameter], loss: torch.Tensor):
-        optimizer.zero_grad(set_to_none=True)
+    def _optimise(self, optimizers: list[torch.optim.Optimizer], params: list[nn.Parameter], loss: torch.Tensor):
+        """One update of every optimiser in ``optimizers`` on ``loss``; the gradient norm of ``params``."""
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        self.scaler.unscale_(optimizer)
+        for optimizer in optimizers:
+            self.scaler.unscale_(optimizer)
         norm = _grad_norm(params)
-        self.scaler.step(optimizer)
+        for optimizer in optimizers:
+            self.scaler.step(optimizer)
         self.scaler.update()
         return norm
 
@@ -258,23 +318,26 @@ class Trainer:
             self.discriminators.requires_grad_(True)
             for _ in range(self.config.d_steps):
                 batch = self._to_device(next(stream))
+                self._create_auxiliaries(batch)
                 with self.precision.autocast():
                     d_losses = self.objective.d_loss(batch)
-                record["grad_norm/D"] = self._optimise(self.opt_d, self.d_params, d_losses["total"])
+                record["grad_norm/D"] = self._optimise([self.opt_d], self.d_params, d_losses["total"])
                 self.objective.after_d_step()
             record.update({f"D/{k}": v.detach() for k, v in d_losses.items()})
             self.discriminators.requires_grad_(False)
         else:
             batch = self._to_device(next(stream))
+            self._create_auxiliaries(batch)
         with self.precision.autocast():
             g_losses = self.objective.g_loss(batch)
-        record["grad_norm/G"] = self._optimise(self.opt_g, self.g_params, g_losses["total"])
+        g_optimizers = [self.opt_g] if self.opt_aux is None else [self.opt_g, self.opt_aux]
+        record["grad_norm/G"] = self._optimise(g_optimizers, self.g_params, g_losses["total"])
         record.update({f"G/{k}": v.detach() for k, v in g_losses.items()})
         if self.ema is not None:
             self._update_ema()
-        self.sched_g.step()
-        if self.sched_d is not None:
-            self.sched_d.step()
+        for scheduler in (self.sched_g, self.sched_d, self.sched_aux):
+            if scheduler is not None:
+                scheduler.step()
         return record
 
     def _batches_per_step(self) -> int:
@@ -350,7 +413,8 @@ class Trainer:
         """``--anomaly-retries``: back to the last good checkpoint with both learning rates halved (the
         halving is kept in the schedulers' state, so it survives a later ``--resume``)."""
         self._load(self.files.load_last())
-        for optimizer, scheduler in ((self.opt_g, self.sched_g), (self.opt_d, self.sched_d)):
+        pairs = ((self.opt_g, self.sched_g), (self.opt_d, self.sched_d), (self.opt_aux, self.sched_aux))
+        for optimizer, scheduler in pairs:
             if optimizer is None or scheduler is None:
                 continue
             scheduler.base_lrs = [lr / 2 for lr in scheduler.base_lrs]
@@ -494,6 +558,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "objective": self.objective.state_dict() if hasattr(self.objective, "state_dict") else {},
             "rng": rng_state(),
+            **self._auxiliaries_state(),
         }
 
     def _save(self) -> None:
@@ -527,6 +592,11 @@ class Trainer:
         if self.sched_d is not None:
             self.sched_d.load_state_dict(state["sched_d"])
         self.scaler.load_state_dict(state["scaler"])
+        aux = {k: state[k] for k in ("auxiliaries", "opt_aux", "sched_aux") if k in state}
+        if aux and self.opt_aux is not None:
+            self._load_auxiliaries(aux)
+        elif aux:
+            self._pending_aux = aux
         if hasattr(self.objective, "load_state_dict"):
             self.objective.load_state_dict(state["objective"])  # e.g. CycleGAN's image pools
         self.step = int(state["step"])

@@ -122,8 +122,11 @@ def build_parser(with_train: bool = True) -> Parser:
     evaluate.add_argument("--y-channel", action="store_true", help="psnr/ssim on BT.601 luma")
     evaluate.add_argument("--crop-border", type=count(0), default=0, help="psnr/ssim: pixels cut per side")
     evaluate.add_argument("--json", action="store_true", help="one JSON object keyed by the metric's name")
-    evaluate.add_argument("--data", type=Path, help="run: the paired (pix2pix) or unpaired (CycleGAN) data")
+    evaluate.add_argument("--data", type=Path, help="run: the paired (pix2pix) or unpaired (CycleGAN, CUT) data")
     evaluate.add_argument("--split", default="test", help="run: the split to evaluate (default test)")
+    evaluate.add_argument("--known-answer", action="store_true", help="run: an unpaired model on data whose B "
+                          "images are the true translations of the A images of the same name: PSNR and L1 "
+                          "against them")  # fmt: skip
     evaluate.add_argument("--hints", type=count_list, metavar="N,N,...", help="run: a pix2pix run trained with "
                           "hints, also at these numbers of random hint points (5x5 px of the photo's mean colour, "
                           "seeded), next to the nearest-hint and edge-aware fills")  # fmt: skip

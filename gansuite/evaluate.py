@@ -169,11 +169,12 @@ def evaluate_run(args: argparse.Namespace) -> None:
     """``eval run RUN --data DATA --split test``, written to ``--out``, else ``RUN/eval.json`` (for a
     bundled or imported model, whose folder belongs to the installation: ``./eval-NAME.json``).
     pix2pix: L1 (on [-1, 1]), PSNR and SSIM (RGB, 8-bit) over every pair of the split at full
-    resolution. CycleGAN: the cycle reconstructions F(G(a)) vs a and G(F(b)) vs b (L1, PSNR) over
-    testA/testB. Both add FID and KID (per direction for CycleGAN) when the Inception weights are at hand."""
+    resolution. Unpaired models: see :func:`_evaluate_unpaired`. All add FID and KID (per direction) when the
+    Inception weights are at hand. What a run gets is what its method declares (``ModelSpec.evaluation``)."""
     from core_gan.checkpoint import write_json
     from core_gan.outputs import check_outputs, files_in
-    from gansuite.runs import imported_dir, is_bundled, resolve_run
+    from gansuite.registry import MODELS
+    from gansuite.runs import directions, imported_dir, is_bundled, resolve_run
 
     if args.data is None:
         raise UserError("eval run: --data DATA is required")
@@ -181,7 +182,15 @@ def evaluate_run(args: argparse.Namespace) -> None:
     if args.out is not None:  # the default RUN/eval.json is the run's own derived file, replaced by each eval
         check_outputs([args.out], files_in(run), args.overwrite)
     meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
-    result = _evaluate_cyclegan(args) if meta.get("model") == "cyclegan" else _evaluate_pix2pix(args)
+    spec = MODELS.get(meta.get("model", ""))
+    if spec is None or spec.evaluation == "none":
+        raise UserError(f"eval run: {args.a} is not a translation run (a generative model: gansuite eval fid)")
+    if args.known_answer and spec.data != "unpaired":
+        raise UserError(f"--known-answer: {args.a} is a {spec.data} model; its split already pairs the answers")
+    if spec.evaluation == "paired":
+        result = _evaluate_pix2pix(args)
+    else:
+        result = _evaluate_unpaired(args, directions(meta), cycle=spec.evaluation == "cycle")
     result.update(split=args.split, data=str(args.data))
     installed = is_bundled(run) or run.resolve().is_relative_to(imported_dir().resolve())
     out = args.out or (Path(f"eval-{run.name}.json") if installed else run / "eval.json")
@@ -234,26 +243,58 @@ def _scores_with_hints(model: Any, pairs: list[tuple[torch.Tensor, ...]], count:
     return {name: paired_scores(lambda out: out, pairs_out) for name, pairs_out in outputs.items()}
 
 
-def _evaluate_cyclegan(args: argparse.Namespace) -> dict[str, Any]:
+def _evaluate_unpaired(args: argparse.Namespace, directions: list[str], cycle: bool) -> dict[str, Any]:
+    """Each direction the run translates (AtoB: the split's A images): FID and KID of the translations
+    against the split's real images of the other side, when the Inception weights are at hand; with
+    ``--known-answer``, PSNR and L1 against the other side's image of the same name (a task whose true
+    translation is known); with ``cycle``, the reconstructions F(G(a)) vs a (L1, PSNR)."""
     from core_gan.data.images import list_images, open_image
     from gansuite.inference import Translator
 
-    g, f = Translator(args.a, args.device, direction="AtoB"), Translator(args.a, args.device, direction="BtoA")
+    models = {d: Translator(args.a, args.device, direction=d) for d in directions}
     extractor = _available_extractor(args)
-    result: dict[str, Any] = {}
-    for side, there, back, other in (("A", g, f, "B"), ("B", f, g, "A")):
-        l1, psnrs, fake_feats, real_feats = [], [], [], []
-        for path in list_images(Path(args.data) / f"{args.split}{side}"):
+    root, result = Path(args.data), {}
+    for direction, model in models.items():
+        side, other = direction[0], direction[-1]
+        answers = {p.stem: p for p in list_images(root / f"{args.split}{other}")} if args.known_answer else {}
+        scores: dict[str, list[float]] = {}
+        fake_feats: list[np.ndarray] = []
+        inputs = list_images(root / f"{args.split}{side}")
+        for path in inputs:
             image = np.asarray(open_image(path))
-            translated = there(image)
-            cycle = back(translated).astype(np.float64)
-            l1.append(float(np.abs(cycle - image).mean() / 127.5))
-            psnrs.append(float(psnr(cycle, image.astype(np.float64))[0]))
+            translated = model(image)
             _features(extractor, translated.astype(np.float64), fake_feats)
+            if cycle:
+                back = models[f"{other}to{side}"](translated)
+                _score(scores, f"cycle_{side}", back, image)
+            if args.known_answer:
+                _score(scores, f"{side}to{other}_known", translated, _known_answer(answers, path, other, image.shape))
+        result.update({k: float(np.mean(v)) for k, v in scores.items()})
+        result[f"n_{side}"] = (
+            len(fake_feats) if extractor is not None else len(list_images(root / f"{args.split}{side}"))
+        )
+        real_feats: list[np.ndarray] = []
         if extractor is not None:
-            for path in list_images(Path(args.data) / f"{args.split}{other}"):
+            for path in list_images(root / f"{args.split}{other}"):
                 _features(extractor, np.asarray(open_image(path)).astype(np.float64), real_feats)
-        result.update({f"cycle_{side}_l1": float(np.mean(l1)), f"cycle_{side}_psnr": float(np.mean(psnrs)),
-                       f"n_{side}": len(l1)})  # fmt: skip
         result.update(_distribution_metrics(fake_feats, real_feats, args, prefix=f"{side}to{other}_"))
     return result
+
+
+def _score(scores: dict[str, list[float]], name: str, output: np.ndarray, target: np.ndarray) -> None:
+    """Append the L1 (on [-1, 1]) and PSNR of a uint8 output against its target under ``name``."""
+    out, target = output.astype(np.float64), target.astype(np.float64)
+    scores.setdefault(f"{name}_l1", []).append(float(np.abs(out - target).mean() / 127.5))
+    scores.setdefault(f"{name}_psnr", []).append(float(psnr(out, target)[0]))
+
+
+def _known_answer(answers: dict[str, Path], path: Path, other: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The other side's image named like ``path``, which ``--known-answer`` says is its true translation."""
+    from core_gan.data.images import open_image
+
+    if path.stem not in answers:
+        raise UserError(f"--known-answer: {path} has no image of the same name in the {other} split")
+    answer = np.asarray(open_image(answers[path.stem]))
+    if answer.shape != shape:
+        raise UserError(f"--known-answer: {answers[path.stem]} is not the size of {path}")
+    return answer

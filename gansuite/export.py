@@ -71,8 +71,8 @@ def export_target(
         raise UserError(f"--direction: {run} is a {model} model, which has one generator")
     else:
         name = "G"
-    family = MODELS[model].family
-    inputs = ("image",) if family != "base" else ("z", "label") if meta["config"].get("num_classes") else ("z",)
+    data = MODELS[model].data
+    inputs = {"unconditional": ("z",), "class-conditional": ("z", "label")}.get(data, ("image",))
     return ExportTarget(meta, name, generators[name].eval(), inputs)
 
 

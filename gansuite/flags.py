@@ -104,6 +104,8 @@ def add_config_flags(
                 kwargs["metavar"] = "N" if hint is int else "X"
             elif typing.get_origin(hint) is tuple:
                 kwargs.update(type=finite(), nargs=len(typing.get_args(hint)), metavar="X")
+            else:
+                kwargs["metavar"] = field.name.upper()
             help_text += f" (default: {default})"
         parser.add_argument(flag_name(field.name), help=help_text, **kwargs)
 

@@ -23,6 +23,7 @@ from core_gan.pixels import from_uint8, from_unit, to_uint8, to_unit
 from core_gan.speed import retain_freed_memory, swap_cpu_layers
 from core_gan.tiling import run_tiled
 from gansuite import community
+from gansuite.registry import MODELS
 from gansuite.runs import (
     BASE_MODELS,
     SR_MODELS,
@@ -160,7 +161,7 @@ class Translator:
         self.domains = domains(self.run, meta)
         self.multiple: int = getattr(generators[name], "multiple", 1)
         self.hints: bool = bool(meta["config"].get("hints", False))
-        self.paired: bool = meta["model"] == "pix2pix"
+        self.paired: bool = MODELS[meta["model"]].data == "paired"
         """Trained on A|B pairs (pix2pix), so an input twice as wide as tall may be a pair given whole."""
         if paper_test_mode is None:
             paper_test_mode = meta.get("test_mode") == "paper" and backend != "onnxruntime"

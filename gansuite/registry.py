@@ -1,79 +1,33 @@
-"""Model names on the command line -> their configs and networks. Filled by explicit imports only."""
+"""Model names on the command line -> what each method declares (core_gan.method.ModelSpec, at the end of
+its file). Adding a method is its file and one line here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from core_gan.errors import UserError
 from core_gan.gans import cgan, dcgan, gan
-from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
-from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
-from core_gan.nn import init_weights
-from core_gan.recipe import Recipe
-from translation import cyclegan, esrgan, pix2pix, srgan
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model: its network config class, how to build its generators and discriminators, and the
-    recipe it trains with (None: a network only imported or trained through another model).
-    ``dcgan_init``: start from N(0, 0.02) weights; otherwise the networks initialise themselves."""
-
-    name: str
-    family: str
-    description: str
-    config_cls: type
-    generators: Callable[[Any], dict[str, nn.Module]]
-    discriminators: Callable[[Any], dict[str, nn.Module]]
-    recipe: Recipe
-    dcgan_init: bool = True
-
+from core_gan.method import ModelSpec, Parts
+from translation import cut, cyclegan, esrgan, pix2pix, srgan
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(
-            "gan", "base", "MLP GAN (Goodfellow et al. 2014)", MLPGANConfig,
-            lambda c: {"G": MLPGenerator(c)}, lambda c: {"D": MLPDiscriminator(c)}, gan.RECIPE,
-        ),
-        ModelSpec(
-            "dcgan", "base", "DCGAN (Radford et al. 2016)", DCGANConfig,
-            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)}, dcgan.RECIPE,
-        ),
-        ModelSpec(
-            "cgan", "base", "class-conditional DCGAN (concat / projection / AC-GAN)", DCGANConfig,
-            lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)}, cgan.RECIPE,
-        ),
-        ModelSpec(
-            "pix2pix", "paired", "pix2pix (Isola et al. 2017): U-Net + PatchGAN, cGAN + 100 L1", pix2pix.Pix2PixConfig,
-            lambda c: {"G": pix2pix.build_generator(c)}, lambda c: {"D": pix2pix.build_discriminator(c)},
-            pix2pix.RECIPE,
-        ),
-        ModelSpec(
-            "cyclegan", "unpaired", "CycleGAN (Zhu et al. 2017): two ResNet G, two PatchGANs, cycle + identity",
-            cyclegan.CycleGANConfig, cyclegan.build_generators, cyclegan.build_discriminators, cyclegan.RECIPE,
-        ),
-        ModelSpec(
-            "srresnet", "sr", "SRResNet (Ledig et al. 2017): super-resolution on a pixel loss",
-            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)}, lambda c: {}, srgan.SRRESNET_RECIPE,
-            dcgan_init=False,
-        ),
-        ModelSpec(
-            "srgan", "sr", "SRGAN (Ledig et al. 2017): SRResNet + VGG content loss + adversarial term",
-            srgan.SRResNetConfig, lambda c: {"G": srgan.SRResNet(c)},
-            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, srgan.SRGAN_RECIPE, dcgan_init=False,
-        ),
-        ModelSpec(
-            "esrgan", "sr", "ESRGAN (Wang et al. 2018): RRDBNet x4 from a PSNR-oriented run, L1 + VGG + RaGAN",
-            esrgan.RRDBNetConfig, lambda c: {"G": esrgan.RRDBNet(c)},
-            lambda c: {"D": srgan.SRGANDiscriminator(c.channels)}, esrgan.RECIPE, dcgan_init=False,
-        ),
+        gan.SPEC,
+        dcgan.SPEC,
+        cgan.SPEC,
+        pix2pix.SPEC,
+        cyclegan.SPEC,
+        cut.CUT,
+        cut.FASTCUT,
+        srgan.SRRESNET,
+        srgan.SRGAN,
+        esrgan.SPEC,
     )
-}  # fmt: skip
+}
+__all__ = ["MODELS", "ModelSpec", "Parts", "build", "get_spec", "models_of"]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -82,13 +36,25 @@ def get_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
+def models_of(*data: str) -> tuple[str, ...]:
+    """The names of the models trained on these kinds of data (core_gan.method.DataKind)."""
+    return tuple(name for name, spec in MODELS.items() if spec.data in data)
+
+
+def model_for(config: Any, spec: ModelSpec) -> str:
+    """The model whose networks ``config`` describes: ``spec``'s own, else the first with that config
+    class (srresnet trains ESRGAN's RRDBNet for its PSNR stage, and saves it as an esrgan model)."""
+    if isinstance(config, spec.config_cls):
+        return spec.name
+    return next(name for name, s in MODELS.items() if isinstance(config, s.config_cls))
+
+
 def build(name: str, config: Any, *, init: bool = True) -> tuple[nn.ModuleDict, nn.ModuleDict]:
-    """Fresh generators and discriminators, initialised N(0, 0.02) (DCGAN section 4) when ``init`` and
-    the model uses that initialisation."""
+    """Fresh generators and discriminators, initialised as the method declares when ``init``."""
     spec = get_spec(name)
     generators = nn.ModuleDict(spec.generators(config))
     discriminators = nn.ModuleDict(spec.discriminators(config))
-    if init and spec.dcgan_init:
-        init_weights(generators)
-        init_weights(discriminators)
+    if init and spec.init is not None:
+        spec.init(generators)
+        spec.init(discriminators)
     return generators, discriminators

@@ -17,12 +17,12 @@ from core_gan.checkpoint import load_inference
 from core_gan.config import config_from_dict
 from core_gan.download import cache_dir
 from core_gan.errors import UserError
-from gansuite.registry import MODELS
+from gansuite.registry import MODELS, models_of
 
 CHECKPOINTS = Path(__file__).with_name("checkpoints")
-BASE_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "base")
-SR_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "sr")
-TRANSLATION_MODELS = ("pix2pix", "cyclegan")
+BASE_MODELS = models_of("unconditional", "class-conditional")
+SR_MODELS = models_of("sr")
+TRANSLATION_MODELS = models_of("paired", "unpaired")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ def run_model(run: str | Path) -> str | None:
     return json.loads(meta_path.read_text()).get("model") if meta_path.is_file() else None
 
 
+def data_kind(meta: dict[str, Any]) -> str | None:
+    """What the model of a ``model.json`` trains on (core_gan.method.DataKind); None for a network of
+    another library (spandrel)."""
+    spec = MODELS.get(meta.get("model", ""))
+    return spec.data if spec is not None else None
+
+
 def is_bundled(run: Path) -> bool:
     """Whether ``run`` is one of the checkpoints installed with the package (never written to)."""
     return run.resolve().is_relative_to(CHECKPOINTS.resolve())
@@ -94,26 +101,26 @@ def generators_from_meta(meta: dict[str, Any], source: str) -> nn.ModuleDict:
     return nn.ModuleDict(spec.generators(config))
 
 
-CYCLEGAN_GENERATORS = {"AtoB": "G_AB", "BtoA": "G_BA"}
-
-
 def directions(meta: dict[str, Any]) -> list[str]:
-    """Where a translation run goes: pix2pix its trained direction; CycleGAN the directions whose
-    generator it holds (an imported zoo model holds one)."""
-    if meta["model"] == "pix2pix":
-        return [meta.get("direction", "AtoB")]
-    held = meta.get("generators", list(CYCLEGAN_GENERATORS.values()))
-    return [d for d, g in CYCLEGAN_GENERATORS.items() if g in held]
+    """Where a translation run goes: a one-generator model the direction it was trained in; a model
+    with a generator per direction (CycleGAN) the directions whose generator it holds (an imported zoo
+    model holds one)."""
+    exports = MODELS[meta["model"]].exports
+    if len(exports) == 1:
+        return [meta.get("direction", next(iter(exports)))]
+    held = meta.get("generators", list(exports.values()))
+    return [d for d, g in exports.items() if g in held]
 
 
 def translation_generator(meta: dict[str, Any], direction: str | None, run: str | Path) -> tuple[str, str]:
     """(direction, the generator's name) for ``--direction`` (None: the run's first direction)."""
     available = directions(meta)
     chosen = direction or available[0]
+    exports = MODELS[meta["model"]].exports
     if chosen not in available:
-        what = "was trained" if meta["model"] == "pix2pix" else "holds only the generator for"
+        what = "was trained" if len(exports) == 1 else "holds only the generator for"
         raise UserError(f"--direction {chosen}: {run} {what} {available[0]}")
-    return chosen, "G" if meta["model"] == "pix2pix" else CYCLEGAN_GENERATORS[chosen]
+    return chosen, exports[chosen] if len(exports) > 1 else next(iter(exports.values()))
 
 
 def domains(run: Path, meta: dict[str, Any]) -> tuple[str, str]:

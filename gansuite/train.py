@@ -30,7 +30,7 @@ from core_gan.device import select_device
 from core_gan.distributed import current_world
 from core_gan.errors import UserError
 from core_gan.gans import wgan, wgan_gp
-from core_gan.gans.cgan import ACGANConfig, ConditionalGANObjective
+from core_gan.gans.cgan import ACGANConfig
 from core_gan.gans.gan import GANGame, GANGameConfig, GANObjective, UnrollConfig
 from core_gan.hints import HintConfig, HintedPairs, load_with_zero_hints
 from core_gan.losses import LOSSES
@@ -41,22 +41,15 @@ from core_gan.metrics.generator import SampleDistance
 from core_gan.models.dcgan import IMAGE_SIZES as DCGAN_SIZES
 from core_gan.models.dcgan import DCGANConfig, norm_for_loss
 from core_gan.models.translators import unets_for
-from core_gan.models.vgg import load_vgg_features
 from core_gan.nn import shape_problem
 from core_gan.objective import Objective
 from core_gan.recipe import Recipe, Schedule
 from core_gan.trainer import Evaluator, TrainConfig, Trainer
 from gansuite import flags
-from gansuite.registry import MODELS, ModelSpec, build
-from translation.cyclegan import CycleGANObjective
-from translation.esrgan import ESRGANObjective, RRDBNetConfig
-from translation.pix2pix import Pix2PixObjective
-from translation.srgan import SCALES, ContentLoss, SRObjective, SRResNetConfig
+from gansuite.registry import MODELS, ModelSpec, Parts, build, model_for, models_of
+from translation.esrgan import RRDBNetConfig
+from translation.srgan import SCALES
 
-RUNTIME_FLAGS = (
-    "device", "precision", "channels_last", "compile", "sync_bn", "deterministic", "seed", "num_workers",
-    "log_every", "sample_every", "checkpoint_every", "checkpoint_keep", "anomaly_retries", "logger",
-)  # fmt: skip
 SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema")
 VALIDATION_HINTS = 16
 """Hint points per validation image of a hinted pix2pix (the evaluation protocol of core_gan.hints)."""
@@ -108,7 +101,7 @@ def add_train_parsers(sub: argparse._SubParsersAction, parents: list[argparse.Ar
             steps.help = f"total generator steps (default: {spec.recipe.schedule.steps}; --data digits: {digits})"
         schedule.add_argument("--decay-steps", type=flags.count(0), help="decay the lrs over the last N steps "
                               "(default: the recipe's fraction of the run)")  # fmt: skip
-        flags.add_config_flags(p.add_argument_group("runtime"), "runtime", TrainConfig(), RUNTIME_FLAGS)
+        flags.add_config_flags(p.add_argument_group("runtime"), "runtime", TrainConfig())
         FAMILY_FLAGS[spec.family](p, spec)
 
 
@@ -128,7 +121,7 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     data.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 (grey) or 3 (default)")
     data.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
     net = p.add_argument_group("networks")
-    conditional = ("conditioning", "conditional_bn", "embed_dim") if spec.name == "cgan" else ()
+    conditional = ("conditioning", "conditional_bn", "embed_dim") if spec.data == "class-conditional" else ()
     fields = ("latent_dim", "hidden", "layers", "minibatch_std", "spectral_norm", "ngf", "ndf", *conditional)
     flags.add_config_flags(net, "network", spec.recipe.network, fields)
     game = p.add_argument_group("adversarial game")
@@ -142,7 +135,7 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     flags.add_config_flags(game, "wgan", wgan.WGANConfig())
     flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
     flags.add_config_flags(game, "unroll", UnrollConfig())
-    if spec.name == "cgan":
+    if spec.data == "class-conditional":
         flags.add_config_flags(game, "acgan", ACGANConfig())
     add_eval_flags(p, "FID/KID (folders), digit-classifier FID/KID (digits) or mode coverage (toys)")
     p.add_argument("--fid-weights", type=Path, help="FID Inception weights for --eval-every on image folders")
@@ -176,6 +169,9 @@ def add_paired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
 def add_unpaired_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     data = add_translation_data_flags(p)
     data.add_argument("--serial", action="store_true", help="pair A[i] with B[i] instead of a random B")
+    if len(spec.exports) == 1:  # a one-way translator
+        data.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                          help="translate A -> B (default) or B -> A")  # fmt: skip
     add_network_and_loss_flags(p, spec)
 
 
@@ -189,15 +185,12 @@ def add_network_and_loss_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> N
 
 def add_sr_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     data = p.add_argument_group("data")
-    data.add_argument("--crop-size", type=flags.count(1), help="HR training crops (default 96; esrgan 128)")
+    data.add_argument("--crop-size", type=flags.count(1), help=f"HR training crops (default {spec.recipe.crop_size})")
     data.add_argument("--val-data", type=Path, help="held-out HR images: validation PSNR/SSIM (Y, scale cropped)")
     data.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping")
     net = p.add_argument_group("network")
-    if spec.name == "esrgan":
-        flags.add_config_flags(net, "network", spec.recipe.network)
-    else:
-        flags.add_config_flags(net, "network", spec.recipe.network, choices={"scale": SCALES})
-    if spec.name == "srresnet":
+    flags.add_config_flags(net, "network", spec.recipe.network, choices={"scale": SCALES})
+    if not spec.starts_from:  # the PSNR-oriented stage, which may train ESRGAN's network
         net.add_argument("--arch", choices=("srresnet", "rrdb"),
                          help="G: SRResNet (default) or ESRGAN's RRDBNet (x4), for its PSNR stage")  # fmt: skip
         flags.add_config_flags(net, "rrdb", RRDBNetConfig(), ("growth",))
@@ -205,7 +198,7 @@ def add_sr_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
         p.add_argument("--init", type=Path, help="start G from this run's weights (fine-tuning with a new schedule)")
     else:
         flags.add_config_flags(p.add_argument_group("loss"), "loss", spec.recipe.loss)
-        p.add_argument("--init", type=Path, help="start G from this run (the paper: a trained PSNR-oriented model)")
+        p.add_argument("--init", type=Path, help=f"start G from this run (the paper: {spec.starts_from})")
     p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: torch hub cache)")
     add_eval_flags(p, "PSNR/SSIM on --val-data")
 
@@ -345,18 +338,19 @@ def critic_network(recipe: Recipe, args: argparse.Namespace) -> Any:
 
 def base_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace, data: BaseData) -> Any:
     """The recipe's network with the user's flags and the data's shape and classes."""
-    if spec.name == "gan":
+    if not isinstance(recipe.network, DCGANConfig):  # an MLP: any data shape
         return replace(critic_network(recipe, args), data_shape=data.shape)
     if len(data.shape) != 3:
         refuse(f"--data {args.data}", f"{spec.name} needs images; for 2-D points use `gansuite train gan`")
     if data.shape[1] not in DCGAN_SIZES:
         refuse(f"--image-size {data.shape[1]}", f"{spec.name} generates {', '.join(map(str, DCGAN_SIZES))} px")
-    if spec.name == "cgan" and data.num_classes < 2:
-        refuse(f"--data {args.data}", "cgan needs classes (images in one sub-folder per class)")
+    conditional = spec.data == "class-conditional"
+    if conditional and data.num_classes < 2:
+        refuse(f"--data {args.data}", f"{spec.name} needs classes (images in one sub-folder per class)")
     net: DCGANConfig = critic_network(recipe, args)
     return replace(
         net, image_size=data.shape[1], channels=data.shape[0], d_norm=norm_for_loss(args.loss or ""),
-        num_classes=data.num_classes if spec.name == "cgan" else 0,
+        num_classes=data.num_classes if conditional else 0,
     )  # fmt: skip
 
 
@@ -378,13 +372,11 @@ def build_base(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argpar
     if current_world().size > 1 and (unroll.unroll or getattr(net, "conditioning", "") == "acgan"):
         flag = "--unroll" if unroll.unroll else "--conditioning acgan"
         refuse(flag, "is single-process only (it calls D outside DistributedDataParallel)")
-    if spec.name == "cgan":
-        acgan = flags.replace(ACGANConfig(), args, "acgan")
-        if net.conditioning != "acgan" and flags.given(args, "acgan"):
-            refuse("--acgan-weight", "only --conditioning acgan uses it")
-        objective: GANObjective = ConditionalGANObjective(generators["G"], discriminators["D"], game, unroll, acgan)
-    else:
-        objective = GANObjective(generators["G"], discriminators["D"], game, unroll)
+    acgan = flags.replace(ACGANConfig(), args, "acgan") if spec.data == "class-conditional" else None
+    if acgan is not None and net.conditioning != "acgan" and flags.given(args, "acgan"):
+        refuse("--acgan-weight", "only --conditioning acgan uses it")
+    extras = {"game": game, "unroll": unroll, "acgan": acgan}
+    objective: GANObjective = spec.objective(Parts(dict(generators), dict(discriminators), extras=extras))
     settings = {"objective": {"loss": args.loss or "nonsaturating", **game_settings, **asdict(unroll)}}
     return Setup(
         objective, data.dataset, {"model": spec.name, "config": asdict(net)}, settings,
@@ -451,10 +443,10 @@ def check_crop(crop: int, batch: int, netG: str, networks: nn.ModuleDict) -> Non
                "use a larger --crop-size (or, for D, fewer --n-layers-d)")  # fmt: skip
 
 
-def paired_transform(args: argparse.Namespace, netG: str) -> PairedTransformConfig:
-    """``--crop-size`` (else the U-Net's own size: unet_256 -> 256, else the papers' 256), loaded at
+def paired_transform(args: argparse.Namespace, netG: str, recipe: Recipe) -> PairedTransformConfig:
+    """``--crop-size`` (else the U-Net's own size: unet_256 -> 256, else the recipe's), loaded at
     ``--load-size`` (else crop x 286/256)."""
-    crop = args.crop_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else 256)
+    crop = args.crop_size or (int(netG.removeprefix("unet_")) if netG.startswith("unet_") else recipe.crop_size)
     load = args.load_size or round(crop * 286 / 256)
     return PairedTransformConfig(args.preprocess or "resize_and_crop", load, crop, not args.no_flip)
 
@@ -513,7 +505,7 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
     seed = runtime(args).seed
     network, init = translation_network(spec, args)
     network = unet_for_crop(network, args)
-    transform = paired_transform(args, network.netG)
+    transform = paired_transform(args, network.netG, recipe)
     data: Dataset = PairedFolder(args.data, "train", args.direction, transform, seed=seed, strict=args.strict)
     root = Path(args.data)
     has_val = (root / "val").is_dir() or (root / "A" / "val").is_dir()
@@ -529,34 +521,39 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argp
     net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
     check_crop(transform.crop_size, schedule.batch_size, net.netG, nn.ModuleDict({**generators, **discriminators}))
     loss = flags.replace(recipe.loss, args, "loss")
-    objective = Pix2PixObjective(generators["G"], discriminators["D"], loss, preview, net.input_nc)
+    parts = Parts(dict(generators), dict(discriminators), loss, preview, seed, condition_channels=net.input_nc)
+    objective = spec.objective(parts)
     evaluator = paired_validation(val, args.eval_samples) if val is not None and args.eval_every != 0 else None
     hint_settings = {"hints": asdict(hint_config), "validation_hints": VALIDATION_HINTS} if net.hints else {}
     return Setup(
         objective, data, {"model": spec.name, "config": asdict(net), "direction": args.direction},
         {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or ""), **hint_settings},
-        evaluator=evaluator, best_metric="psnr",
+        evaluator=evaluator, best_metric=recipe.best_metric,
         has_validation=val is not None, no_evaluation=f"{args.data} has no val split",
     )  # fmt: skip
 
 
 def build_unpaired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
-    """CycleGAN on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
+    """CycleGAN, CUT, ... on DATA/trainA and DATA/trainB; the sample grids show DATA/testA/B when present."""
     seed = runtime(args).seed
     network, init = translation_network(spec, args)
     network = unet_for_crop(network, args)
-    transform = paired_transform(args, network.netG)
-    data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=seed, strict=args.strict)
+    transform = paired_transform(args, network.netG, recipe)
+    direction = getattr(args, "direction", "AtoB")
+    data = UnpairedFolder(args.data, "train", transform, serial=args.serial, seed=seed, strict=args.strict,
+                          direction=direction)  # fmt: skip
     root = Path(args.data)
     has_test = (root / "testA").is_dir() and (root / "testB").is_dir()
-    preview = preview_batch(UnpairedFolder(root, "test", transform, train=False) if has_test else data, 2)
+    test = UnpairedFolder(root, "test", transform, train=False, direction=direction) if has_test else data
+    preview = preview_batch(test, 2)
     channels = {"a_nc": preview[0].shape[1], "b_nc": preview[1].shape[1]}
     net, generators, discriminators = translation_networks(spec, args, network, init, **channels)
     check_crop(transform.crop_size, schedule.batch_size, net.netG, nn.ModuleDict({**generators, **discriminators}))
     loss = flags.replace(recipe.loss, args, "loss")
-    objective = CycleGANObjective(dict(generators.items()), dict(discriminators.items()), loss, preview, seed)
+    objective = spec.objective(Parts(dict(generators), dict(discriminators), loss, preview, seed))
+    one_way = {"direction": direction} if len(spec.exports) == 1 else {}
     return Setup(
-        objective, data, {"model": spec.name, "config": asdict(net)},
+        objective, data, {"model": spec.name, "config": asdict(net), **one_way},
         {"objective": asdict(loss), "transform": asdict(transform), "init": str(args.init or "")},
     )  # fmt: skip
 
@@ -572,11 +569,14 @@ def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] |
         if getattr(args, "arch", None):
             changed.append("--arch")
         refuse_network_flags(args, changed)
-        cls = RRDBNetConfig if init["model"] == "esrgan" else SRResNetConfig
-        if spec.name == "srgan" and cls is RRDBNetConfig:
-            refuse(f"--init {args.init}", "is an RRDBNet: use `gansuite train esrgan`")
-        if spec.name == "esrgan" and cls is SRResNetConfig:
-            refuse(f"--init {args.init}", "is an SRResNet: esrgan trains an RRDBNet (srresnet --arch rrdb)")
+        cls = MODELS[init["model"]].config_cls
+        if spec.starts_from and cls is not spec.config_cls:  # a GAN stage trains the network it starts from
+            trains = [name for name, s in MODELS.items() if s.starts_from and s.config_cls is cls]
+            refuse(
+                f"--init {args.init}",
+                f"is a {init['model']} run ({cls.__name__}); {spec.name} trains a "
+                f"{spec.config_cls.__name__}" + (f": use `gansuite train {trains[0]}`" if trains else ""),
+            )
         return config_from_dict(cls, init["config"])
     if getattr(args, "arch", None) == "rrdb":
         scale = flags.given(args, "network").get("scale", 4)
@@ -595,42 +595,34 @@ def sr_network(spec: ModelSpec, args: argparse.Namespace, init: dict[str, Any] |
 def build_sr(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argparse.Namespace) -> Setup:
     """SRResNet (pixel loss, best checkpoint by validation PSNR), SRGAN (content + 1e-3 adversarial,
     from ``--init``) or ESRGAN (L1 + pre-activation VGG + relativistic D, from ``--init``)."""
-    from gansuite.runs import SR_MODELS, load_run
+    from gansuite.runs import load_run
 
     seed = runtime(args).seed
     init = getattr(args, "init", None)
-    init_meta, init_generators = load_run(init, SR_MODELS) if init else (None, None)
-    if spec.name != "srresnet" and init is None:
-        warnings.warn(f"training {spec.name} from scratch; the paper starts from a PSNR-oriented run (--init RUN)",
-                      stacklevel=2)  # fmt: skip
+    init_meta, init_generators = load_run(init, models_of("sr")) if init else (None, None)
+    if spec.starts_from and init is None:
+        warnings.warn(f"training {spec.name} from scratch; the paper starts from {spec.starts_from}", stacklevel=2)
     net = sr_network(spec, args, init_meta)
-    crop = args.crop_size or (128 if spec.name == "esrgan" else 96)
+    crop = args.crop_size or recipe.crop_size
     data = SRFolder(args.data, net.scale, crop, seed=seed, strict=args.strict, min_length=schedule.batch_size)
     val = SRFolder(args.val_data, net.scale, train=False, strict=args.strict) if args.val_data else None
     preview = preview_batch(SRFolder(args.val_data or args.data, net.scale, crop, seed=seed), 4)
-    model = "esrgan" if isinstance(net, RRDBNetConfig) else spec.name
+    model = model_for(net, spec)
     generators, discriminators = build(model, net)
     if init_generators is not None:
         generators.load_state_dict(init_generators.state_dict())
     loss = flags.replace(recipe.loss, args, "loss")
     device = select_device(runtime(args).device)
-    if spec.name == "esrgan":
-        vgg = load_vgg_features("vgg54-preact", args.vgg_weights).to(device)
-        objective: Objective = ESRGANObjective(generators["G"], discriminators["D"], loss, vgg, preview)
-    else:
-        if args.vgg_weights is not None and not loss.content_loss.startswith("vgg"):
-            refuse("--vgg-weights", f"the content loss is {loss.content_loss}, not a VGG one")
-        vgg = load_vgg_features(loss.content_loss, args.vgg_weights) if loss.content_loss.startswith("vgg") else None
-        content = ContentLoss(loss.content_loss, vgg).to(device)
-        D = discriminators["D"] if spec.name == "srgan" else None
-        objective = SRObjective(generators["G"], D, loss, content, preview)
+    extras = {"vgg_weights": args.vgg_weights} if args.vgg_weights is not None else {}
+    parts = Parts(dict(generators), dict(discriminators), loss, preview, seed, device, extras=extras)
+    objective = spec.objective(parts)
     evaluator = None
     if val is not None and args.eval_every != 0:
         evaluator = paired_validation(val, args.eval_samples, crop_border=net.scale, y_channel=True)
     return Setup(
         objective, data, {"model": model, "config": asdict(net)},
         {"objective": asdict(loss), "crop": crop, "init": str(init or "")}, evaluator=evaluator,
-        best_metric="psnr" if spec.name == "srresnet" else "",
+        best_metric=recipe.best_metric,
         has_validation=val is not None, no_evaluation="no --val-data",
     )  # fmt: skip
 

@@ -72,6 +72,13 @@ def test_dcgan_parameters_stay_identical_across_processes(tmp_path):
     assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 3
 
 
+def test_cut_and_its_lazily_created_patchnce_head_stay_identical_across_processes(tmp_path):
+    """F is created on each process from its first batch; DDP gives every process rank 0's, then averages."""
+    run_worker("cut", tmp_path / "run", batch=2, steps=3, processes=2)
+    assert_ranks_identical(tmp_path / "run")
+    assert any(name.startswith("F.") for name in torch.load(tmp_path / "run/rank0.pt", weights_only=True))
+
+
 def test_mean_across_one_process_is_the_identity():
     t = torch.tensor([1.0, 2.0])
     assert mean_across(t, World()) is t

@@ -14,6 +14,7 @@ from core_gan.nn import (
 )
 from core_gan.speed import DtypeReflectionPad2d, MatmulConv2d, MatmulConvTranspose2d, swap_cpu_layers
 from gansuite.registry import MODELS, build
+from translation.cut import CUTConfig
 from translation.cyclegan import CycleGANConfig
 from translation.esrgan import RRDBNetConfig
 from translation.pix2pix import Pix2PixConfig
@@ -26,6 +27,8 @@ TINY = {
     "cgan": DCGANConfig(image_size=32, channels=1, latent_dim=8, ngf=4, ndf=4, num_classes=3),
     "pix2pix": Pix2PixConfig(netG="unet_32", ngf=4, ndf=4),
     "cyclegan": CycleGANConfig(netG="resnet_1blocks", ngf=4, ndf=4),
+    "cut": CUTConfig(netG="resnet_1blocks", ngf=4, ndf=4),
+    "fastcut": CUTConfig(netG="resnet_1blocks", ngf=4, ndf=4, antialias=False),
     "srresnet": SRResNetConfig(scale=2, features=4, blocks=1),
     "srgan": SRResNetConfig(scale=2, features=4, blocks=1),
     "esrgan": RRDBNetConfig(features=4, blocks=1, growth=2),
@@ -37,7 +40,7 @@ def _forward(name, config, G, D, n=4):
     if name in ("srresnet", "srgan", "esrgan"):
         sr = G(torch.rand(n, 3, 8, 8) * 2 - 1)
         return D(sr) if D is not None else sr
-    if name == "cyclegan":
+    if MODELS[name].data == "unpaired":
         return D(G(torch.rand(n, 3, 32, 32) * 2 - 1))
     if name == "pix2pix":
         x = torch.rand(n, 3, 32, 32) * 2 - 1

@@ -18,6 +18,7 @@ from torch import nn
 from core_gan.config import option
 from core_gan.diffaugment import POLICY_HELP, Policy, diff_augment
 from core_gan.losses import GANLoss
+from core_gan.method import ModelSpec, Parts
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm, acts_per_image
 from core_gan.objective import Batch, FakeCache, Losses, Networks
@@ -209,4 +210,16 @@ RECIPE = Recipe(
     schedule=PIX2PIX_RECIPE.schedule,
     loss=CycleGANLoss(),
     network=CycleGANConfig(),
+    crop_size=256,
 )
+
+
+def objective(parts: Parts) -> CycleGANObjective:
+    return CycleGANObjective(parts.generators, parts.discriminators, parts.loss, parts.preview, parts.seed)
+
+
+SPEC = ModelSpec(
+    "cyclegan", "CycleGAN (Zhu et al. 2017): two ResNet G, two PatchGANs, cycle + identity", "unpaired",
+    CycleGANConfig, build_generators, build_discriminators, objective, RECIPE,
+    exports={"AtoB": "G_AB", "BtoA": "G_BA"}, evaluation="cycle",
+)  # fmt: skip

@@ -21,10 +21,11 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.losses import relativistic_d_loss, relativistic_g_loss
+from core_gan.method import ModelSpec, Parts
 from core_gan.objective import Batch, Losses
 from core_gan.pixels import from_unit, to_unit
 from core_gan.recipe import Recipe, Schedule
-from translation.srgan import SRObjective
+from translation.srgan import SRGANDiscriminator, SRObjective
 
 RESIDUAL_SCALE = 0.2
 
@@ -147,4 +148,20 @@ RECIPE = Recipe(
     schedule=Schedule(steps=400_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999), lr_policy="halving"),
     loss=ESRGANLoss(),
     network=RRDBNetConfig(),
+    crop_size=128,
 )
+
+
+def objective(parts: Parts) -> ESRGANObjective:
+    """ESRGAN's objective on VGG19's conv5_4 before its ReLU (``parts.extras["vgg_weights"]`` or the cache)."""
+    from core_gan.models.vgg import load_vgg_features  # here: inference imports this file and never needs VGG
+
+    vgg = load_vgg_features("vgg54-preact", parts.extras.get("vgg_weights")).to(parts.device)
+    return ESRGANObjective(parts.generators["G"], parts.discriminators["D"], parts.loss, vgg, parts.preview)
+
+
+SPEC = ModelSpec(
+    "esrgan", "ESRGAN (Wang et al. 2018): RRDBNet x4 from a PSNR-oriented run, L1 + VGG + RaGAN", "sr",
+    RRDBNetConfig, lambda c: {"G": RRDBNet(c)}, lambda c: {"D": SRGANDiscriminator(c.channels)}, objective, RECIPE,
+    init=None, starts_from="a PSNR-oriented run (--init RUN)",
+)  # fmt: skip

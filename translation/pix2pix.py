@@ -27,6 +27,7 @@ from torch import nn
 from core_gan.config import NONZERO, option
 from core_gan.hints import HINT_CHANNELS, visible
 from core_gan.losses import GANLoss
+from core_gan.method import ModelSpec, Parts
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses, Networks
@@ -219,4 +220,18 @@ RECIPE = Recipe(
     schedule=Schedule(epochs=200, batch_size=1, lr=2e-4, betas=(0.5, 0.999), decay_fraction=0.5),
     loss=Pix2PixLoss(),
     network=Pix2PixConfig(),
+    crop_size=256,
+    best_metric="psnr",
 )
+
+
+def objective(parts: Parts) -> Pix2PixObjective:
+    G, D = parts.generators["G"], parts.discriminators["D"]
+    return Pix2PixObjective(G, D, parts.loss, parts.preview, parts.condition_channels)
+
+
+SPEC = ModelSpec(
+    "pix2pix", "pix2pix (Isola et al. 2017): U-Net + PatchGAN, cGAN + 100 L1", "paired", Pix2PixConfig,
+    lambda c: {"G": build_generator(c)}, lambda c: {"D": build_discriminator(c)}, objective, RECIPE,
+    evaluation="paired",
+)  # fmt: skip

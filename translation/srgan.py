@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core_gan.config import option
+from core_gan.errors import UserError
 from core_gan.losses import GANLoss
+from core_gan.method import ModelSpec, Parts
 from core_gan.nn import conv_block
 from core_gan.objective import Batch, FakeCache, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
@@ -216,6 +218,8 @@ SRRESNET_RECIPE = Recipe(
     schedule=Schedule(steps=1_000_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999)),
     loss=SRLoss(content_loss="mse"),
     network=SRResNetConfig(),
+    crop_size=96,
+    best_metric="psnr",
 )
 SRGAN_RECIPE = Recipe(
     citation="Ledig et al. 2017, section 3.2: from the trained SRResNet, 10^5 updates at 1e-4 then 10^5 at "
@@ -223,4 +227,29 @@ SRGAN_RECIPE = Recipe(
     schedule=Schedule(steps=200_000, batch_size=16, lr=1e-4, betas=(0.9, 0.999), lr_policy="step", decay_fraction=0.5),
     loss=SRLoss(content_loss="vgg54", adversarial_weight=1e-3),
     network=SRResNetConfig(),
+    crop_size=96,
 )
+
+
+def objective(parts: Parts) -> SRObjective:
+    """The content loss the config names (VGG features from ``parts.extras["vgg_weights"]`` or torch hub's
+    cache), and D when there is one and the adversarial weight is not 0."""
+    from core_gan.models.vgg import load_vgg_features  # here: inference imports this file and never needs VGG
+
+    kind, weights = parts.loss.content_loss, parts.extras.get("vgg_weights")
+    if weights is not None and not kind.startswith("vgg"):
+        raise UserError(f"--vgg-weights: the content loss is {kind}, not a VGG one")
+    vgg = load_vgg_features(kind, weights) if kind.startswith("vgg") else None
+    content = ContentLoss(kind, vgg).to(parts.device)
+    return SRObjective(parts.generators["G"], parts.discriminators.get("D"), parts.loss, content, parts.preview)
+
+
+SRRESNET = ModelSpec(
+    "srresnet", "SRResNet (Ledig et al. 2017): super-resolution on a pixel loss", "sr", SRResNetConfig,
+    lambda c: {"G": SRResNet(c)}, lambda c: {}, objective, SRRESNET_RECIPE, init=None,
+)  # fmt: skip
+SRGAN = ModelSpec(
+    "srgan", "SRGAN (Ledig et al. 2017): SRResNet + VGG content loss + adversarial term", "sr", SRResNetConfig,
+    lambda c: {"G": SRResNet(c)}, lambda c: {"D": SRGANDiscriminator(c.channels)}, objective, SRGAN_RECIPE,
+    init=None, starts_from="a PSNR-oriented run (--init RUN)",
+)  # fmt: skip

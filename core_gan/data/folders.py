@@ -109,7 +109,7 @@ class UnpairedFolder(RobustDataset):
     """CycleGAN data: ``DATA/{phase}A`` and ``DATA/{phase}B``. An epoch is the larger domain; item i
     is A[i mod |A|] with a random B (or B[i mod |B|] with ``serial``), drawn from torch's generator,
     which the trainer seeds with ``--seed`` and saves in every checkpoint (a resumed run draws the same
-    B). Each side is augmented on its own."""
+    B). Each side is augmented on its own. ``direction`` BtoA swaps the roles of the two folders."""
 
     def __init__(
         self,
@@ -120,12 +120,15 @@ class UnpairedFolder(RobustDataset):
         serial: bool = False,
         seed: int | None = None,
         strict: bool = False,
+        direction: str = "AtoB",
     ) -> None:
         super().__init__()
         self.root, self.serial, self.strict = Path(root), serial or not train, strict
         self.config = transform or PairedTransformConfig()
         self.a = readable(list_images(self.root / f"{phase}A"), strict)
         self.b = readable(list_images(self.root / f"{phase}B"), strict)
+        if direction == "BtoA":
+            self.a, self.b = self.b, self.a
         self.augment = random_part(self.config, train, seed, paired=False)
 
     def __len__(self) -> int:

@@ -7,7 +7,7 @@ both networks maximise the log-likelihood of the right class, L_C, next to the a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,9 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.gans.dcgan import RECIPE as DCGAN_RECIPE
+from core_gan.gans.dcgan import SPEC as DCGAN_SPEC
 from core_gan.gans.gan import Critic, GANGame, GANObjective, UnrollConfig
+from core_gan.method import Parts
 from core_gan.objective import Losses
 from core_gan.recipe import Recipe
 
@@ -74,3 +76,14 @@ RECIPE = Recipe(
     loss=DCGAN_RECIPE.loss,
     network=DCGAN_RECIPE.network,
 )
+
+
+def objective(parts: Parts) -> ConditionalGANObjective:
+    x = parts.extras
+    return ConditionalGANObjective(parts.generators["G"], parts.discriminators["D"], x["game"], x["unroll"], x["acgan"])
+
+
+SPEC = replace(
+    DCGAN_SPEC, name="cgan", description="class-conditional DCGAN (concat / projection / AC-GAN)",
+    data="class-conditional", objective=objective, recipe=RECIPE,
+)  # fmt: skip

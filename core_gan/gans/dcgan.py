@@ -4,8 +4,9 @@ standard GAN game (core_gan.gans.gan) with the paper's recipe (section 4): Adam,
 
 from __future__ import annotations
 
-from core_gan.gans.gan import GANGameConfig
-from core_gan.models.dcgan import DCGANConfig
+from core_gan.gans.gan import GANGameConfig, objective
+from core_gan.method import ModelSpec
+from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 from core_gan.recipe import Recipe, Schedule
 
 RECIPE = Recipe(
@@ -14,3 +15,7 @@ RECIPE = Recipe(
     loss=GANGameConfig(),
     network=DCGANConfig(),
 )
+SPEC = ModelSpec(
+    "dcgan", "DCGAN (Radford et al. 2016)", "unconditional", DCGANConfig,
+    lambda c: {"G": DCGANGenerator(c)}, lambda c: {"D": DCGANDiscriminator(c)}, objective, RECIPE,
+)  # fmt: skip

@@ -16,7 +16,8 @@ from torch.func import functional_call
 
 from core_gan.config import option
 from core_gan.losses import GANLoss, r1_penalty
-from core_gan.models.mlp import MLPGANConfig
+from core_gan.method import ModelSpec, Parts
+from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.objective import Batch, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
 
@@ -169,3 +170,14 @@ RECIPE = Recipe(
     loss=GANGameConfig(),
     network=MLPGANConfig(latent_dim=64, hidden=128, layers=3, minibatch_std=True),
 )
+
+
+def objective(parts: Parts) -> GANObjective:
+    """The game and unrolling the flags chose (``parts.extras``), on G and D."""
+    return GANObjective(parts.generators["G"], parts.discriminators["D"], parts.extras["game"], parts.extras["unroll"])
+
+
+SPEC = ModelSpec(
+    "gan", "MLP GAN (Goodfellow et al. 2014)", "unconditional", MLPGANConfig,
+    lambda c: {"G": MLPGenerator(c)}, lambda c: {"D": MLPDiscriminator(c)}, objective, RECIPE,
+)  # fmt: skip

@@ -8,14 +8,52 @@ has no affine parameters, the U-Net's outermost layers have no norm.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from core_gan.nn import Norm, conv_block, norm_layer, spectral, uses_bias
 
-Upsampling = Literal["transpose", "resize"]
+Upsampling = Literal["transpose", "resize", "blur"]
+
+
+def binomial_filter(taps: int, channels: int) -> torch.Tensor:
+    """The separable binomial filter ([1, 2, 1] for 3 taps, [1, 3, 3, 1] for 4) normalised to sum 1, one
+    copy per channel for a grouped convolution: (channels, 1, taps, taps)."""
+    row = torch.tensor([math.comb(taps - 1, k) for k in range(taps)], dtype=torch.float32)
+    kernel = row[:, None] * row[None, :]
+    return (kernel / kernel.sum()).expand(channels, 1, taps, taps).clone()
+
+
+class BlurDownsample(nn.Module):
+    """Anti-aliased x2 downsampling (Zhang, "Making convolutional networks shift-invariant again", ICML
+    2019): a 3x3 [1, 2, 1] blur, reflect-padded, taken at stride 2. CUT puts one after a stride-1
+    convolution where CycleGAN has a stride-2 one."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("kernel", binomial_filter(3, channels), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype), stride=2, groups=x.shape[1])
+
+
+class BlurUpsample(nn.Module):
+    """Anti-aliased x2 upsampling (Zhang 2019, as CUT's code does it): zeros between the pixels, then a
+    4x4 [1, 3, 3, 1] blur (x4, so flat areas keep their level), borders replicated."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("kernel", 4 * binomial_filter(4, channels), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        out = F.conv_transpose2d(padded, self.kernel.to(x.dtype), stride=2, padding=2, groups=x.shape[1])
+        return out[:, :, 1:-1, 1:-1]
 
 
 def upsampling(
@@ -24,7 +62,9 @@ def upsampling(
     """A x2 upsampling convolution. ``transpose``: the papers' transposed convolution; ``resize``: a
     bilinear resize then a 3x3 convolution, which cannot draw the checkerboard pattern that the uneven
     overlap of strided transposed kernels does (Odena et al., "Deconvolution and checkerboard
-    artifacts", Distill 2016)."""
+    artifacts", Distill 2016); ``blur``: :class:`BlurUpsample` then a 3x3 convolution (CUT)."""
+    if kind == "blur":
+        return nn.Sequential(BlurUpsample(in_ch), nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias))
     if kind == "resize":
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias))
     return nn.ConvTranspose2d(in_ch, out_ch, kernel, 2, 1, output_padding, bias=bias)
@@ -106,13 +146,16 @@ class ResNetGenerator(nn.Module):
     """Johnson et al.'s transformer network as used by CycleGAN: images (B, in_ch, H, W) in [-1, 1] ->
     (B, out_ch, H, W) in [-1, 1]. 7x7 conv, two stride-2 downsamplings, ``blocks`` residual blocks,
     two transposed-conv (or resize-conv) upsamplings, 7x7 conv and tanh; reflection padding. H, W
-    multiples of 4."""
+    multiples of 4. ``antialias``: CUT's downsamplings, a stride-1 convolution then :class:`BlurDownsample`.
+
+    ``G(x, layers)`` returns the features after those layers of ``net`` instead of the image (CUT's
+    encoder features, through ``forward`` so that DistributedDataParallel and compiled modules see it)."""
 
     multiple = 4
 
     def __init__(
         self, in_ch: int = 3, out_ch: int = 3, blocks: int = 9, ngf: int = 64, norm: Norm = "instance",
-        dropout: bool = False, upsample: Upsampling = "transpose",
+        dropout: bool = False, upsample: Upsampling = "transpose", antialias: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         bias = uses_bias(norm)
@@ -121,10 +164,12 @@ class ResNetGenerator(nn.Module):
         ]  # fmt: skip
         for m in (1, 2):
             layers += [
-                nn.Conv2d(ngf * m, ngf * m * 2, 3, 2, 1, bias=bias),
+                nn.Conv2d(ngf * m, ngf * m * 2, 3, 1 if antialias else 2, 1, bias=bias),
                 norm_layer(norm, ngf * m * 2),
                 nn.ReLU(True),
             ]
+            if antialias:
+                layers.append(BlurDownsample(ngf * m * 2))
         layers += [ResidualBlock(ngf * 4, norm, dropout) for _ in range(blocks)]
         for m in (4, 2):
             layers += [
@@ -135,24 +180,35 @@ class ResNetGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, layers: Sequence[int] = ()) -> torch.Tensor | list[torch.Tensor]:
+        if not layers:
+            return self.net(x)
+        features = []
+        for i, layer in enumerate(self.net[: max(layers) + 1]):
+            x = layer(x)
+            if i in layers:
+                features.append(x)
+        return features
 
 
 class PatchDiscriminator(nn.Module):
     """PatchGAN: images (B, in_ch, H, W) -> a map of logits (B, 1, H', W'), one per overlapping patch.
 
     ``n_layers = 3`` is the 70x70 PatchGAN of pix2pix/CycleGAN; ``n_layers = 0`` is the 1x1 PixelGAN.
+    ``antialias``: CUT's, each stride-2 convolution at stride 1 followed by :class:`BlurDownsample`.
     """
 
     def __init__(
-        self, in_ch: int, ndf: int = 64, n_layers: int = 3, norm: Norm = "batch", spectral_norm: bool = False
-    ) -> None:
+        self, in_ch: int, ndf: int = 64, n_layers: int = 3, norm: Norm = "batch", spectral_norm: bool = False,
+        antialias: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
 
         def block(i: int, o: int, k: int, stride: int, pad: int, n: Norm = "none") -> nn.Module:
-            return conv_block(i, o, kernel=k, stride=stride, padding=pad, norm=n,
+            blur = antialias and stride == 2
+            conv = conv_block(i, o, kernel=k, stride=1 if blur else stride, padding=pad, norm=n,
                               activation=nn.LeakyReLU(0.2, True), spectral_norm=spectral_norm)  # fmt: skip
+            return nn.Sequential(conv, BlurDownsample(o)) if blur else conv
 
         if n_layers == 0:
             layers = [block(in_ch, ndf, 1, 1, 0), block(ndf, ndf * 2, 1, 1, 0, norm)]
@@ -174,9 +230,17 @@ class PatchDiscriminator(nn.Module):
 
 
 def make_generator(
-    name: str, in_ch: int, out_ch: int, ngf: int, norm: Norm, dropout: bool, upsample: Upsampling = "transpose"
+    name: str,
+    in_ch: int,
+    out_ch: int,
+    ngf: int,
+    norm: Norm,
+    dropout: bool,
+    upsample: Upsampling = "transpose",
+    antialias: bool = False,
 ) -> nn.Module:
-    """``unet_256``, ``unet_128``, ``resnet_9blocks`` or ``resnet_6blocks``, as the reference code names them."""
+    """``unet_256``, ``unet_128``, ``resnet_9blocks`` or ``resnet_6blocks``, as the reference code names them
+    (``antialias``: ResNets only)."""
     size_text = name.removeprefix("unet_")
     if name.startswith("unet_") and size_text.isdigit() and int(size_text) >= 32 and int(size_text).bit_count() == 1:
         size = int(size_text)
@@ -184,7 +248,7 @@ def make_generator(
     blocks_text = name.removeprefix("resnet_").removesuffix("blocks")
     if name.startswith("resnet_") and name.endswith("blocks") and blocks_text.isdigit():
         blocks = int(blocks_text)
-        return ResNetGenerator(in_ch, out_ch, blocks, ngf, norm, dropout, upsample)
+        return ResNetGenerator(in_ch, out_ch, blocks, ngf, norm, dropout, upsample, antialias)
     raise ValueError(
         f"unknown generator {name!r}; expected unet_N with N a power of 2 >= 32 (unet_32, unet_64, "
         "unet_128, unet_256, ...: the crop it fits) or resnet_Nblocks (resnet_6blocks, resnet_9blocks)"

@@ -1,4 +1,4 @@
-"""Trains a tiny pix2pix or DCGAN with the Trainer; run directly (one process) or under torchrun.
+"""Trains a tiny pix2pix, DCGAN or CUT with the Trainer; run directly (one process) or under torchrun.
 
     python tests/helpers/ddp_worker.py MODEL RUN_DIR BATCH STEPS [--resume]
 
@@ -17,6 +17,7 @@ from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.registry import build
+from translation.cut import CUTConfig, CUTLoss, CUTObjective
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 
 
@@ -29,6 +30,13 @@ def objective_and_data(model: str):
         x = torch.rand(8, 3, 32, 32) * 2 - 1
         data = torch.utils.data.TensorDataset(x, x.flip(-1))
         return Pix2PixObjective(G["G"], D["D"], Pix2PixLoss(), (x[:2], x[:2].flip(-1))), data
+    if model == "cut":  # with its lazily created PatchNCE head
+        G, D = build("cut", CUTConfig(netG="resnet_1blocks", ngf=4, ndf=4))
+        x = torch.rand(8, 3, 32, 32) * 2 - 1
+        loss = CUTLoss(nce_layers="0,4,8", num_patches=16)
+        return CUTObjective(dict(G), dict(D), loss, (x[:2], x[:2].flip(-1))), torch.utils.data.TensorDataset(
+            x, x.flip(1)
+        )
     G, D = build("dcgan", DCGANConfig(image_size=32, channels=1, ngf=8, ndf=8))
     x = torch.rand(16, 1, 32, 32) * 2 - 1
     data = torch.utils.data.TensorDataset(x, torch.zeros(16, dtype=torch.long))
@@ -43,7 +51,7 @@ def main() -> None:
                              checkpoint_every=steps, preview_count=2)  # fmt: skip
         trainer = Trainer(objective, data, run_dir, config, {"model": model})
         trainer.fit(resume="--resume" in sys.argv)
-        networks = {**trainer.generators, **trainer.discriminators}
+        networks = {**trainer.generators, **trainer.discriminators, **trainer.auxiliaries}
         params = {f"{n}.{k}": p.detach() for n, m in networks.items() for k, p in m.named_parameters()}
         torch.save(params, f"{run_dir}/rank{world.rank}.pt")
 
