@@ -166,7 +166,7 @@ def model_card(run: Path) -> str:
         if figures:
             on = figures.pop("photos", "photos it never saw")
             lines.append(f"On {on}: " + "; ".join(f"{k}: {v}" for k, v in figures.items()) + ".")
-        lines.append(f"Reproduce: `python -m apps.train_bundled --only {run.name}`.")
+        lines.append(f"Reproduce: `python -m recipes.bundled --only {run.name}`.")
         return "\n\n".join(lines)
     meta = json.loads((run / "model.json").read_text())
     text = f"`{run}`: {meta.get('architecture', meta['model'])}"

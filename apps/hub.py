@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import signal
 import sys
 import warnings
@@ -11,18 +12,16 @@ from typing import Any
 
 import gradio as gr
 
-from apps import edges2photo, gan, sr, unpaired
 from apps.common import RESULTS, AppModels
+from apps.tabs import TABS
 from core_gan.checkpoint import first_line
 from core_gan.errors import UserError, one_line
 
-# name -> (tab title, builder, which models it needs)
 APPS: dict[str, tuple[str, Callable[..., None], str]] = {
-    "edges2photo": ("Edges to photo", edges2photo.build, "translators"),
-    "cyclegan": ("Unpaired translation", unpaired.build, "unpaired"),
-    "sr": ("Super-resolution", sr.build, "upscalers"),
-    "gan": ("GAN sampling", gan.build, "gans"),
+    name: (title, importlib.import_module(f"apps.{module}").build, models)
+    for name, (title, module, models) in TABS.items()
 }
+"""name -> (tab title, builder, which models it needs): apps.tabs with the builders."""
 QUEUE_SIZE = 32  # waiting requests beyond this are answered "queue is full" at once, not held
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CACHE_PURGE = (600, 3600)  # every 10 minutes, Gradio deletes the uploads and results older than an hour

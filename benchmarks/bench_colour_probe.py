@@ -23,10 +23,10 @@ from benchmarks.bench_edges2photo import BUNDLED_DATA, scores, training_mean_col
 from benchmarks.common import append_results
 from core_gan.data.builders import photo_and_edges
 from core_gan.data.images import list_images, open_image, readable
+from core_gan.image_losses import COLOUR_WINDOW
 from core_gan.models.translators import UNetGenerator
 from core_gan.nn import init_weights
 from core_gan.pixels import from_uint8, to_uint8
-from translation.pix2pix import COLOUR_WINDOW
 
 POOL = 4
 """Sketches and photos are average-pooled by this factor (so G sees edge density, not single lines)."""

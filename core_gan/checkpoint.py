@@ -90,16 +90,17 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict[str, Any]:
+def load_checkpoint(path: str | Path, what: str = "checkpoint", mmap: bool = False) -> dict[str, Any]:
     """``torch.load(weights_only=True)``: tensors and plain containers only, no code can run. Every
-    ``.pt``/``.pth`` file gansuite reads (checkpoints, FID/VGG/Real-ESRGAN weights) comes through here."""
+    ``.pt``/``.pth`` file gansuite reads (checkpoints, FID/VGG/Real-ESRGAN weights) comes through here.
+    ``mmap``: the tensors stay on disk until touched (to read a checkpoint's step, not its weights)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such {what}")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the {what} is empty")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         raise UserError(f"{path}: refused: not plain weights (not a PyTorch file, or it holds code or objects)") from e
     except Exception as e:  # zip, pickle or tensor-storage errors: torch raises many kinds

@@ -108,4 +108,4 @@ class RunDirectory:
 
     def last_step(self) -> int:
         """The step of ``last.pt``, 0 when there is none."""
-        return int(load_checkpoint(self.last)["step"]) if self.last.is_file() else 0
+        return int(load_checkpoint(self.last, mmap=True)["step"]) if self.last.is_file() else 0

@@ -8,6 +8,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from apps.tabs import TABS
 from core_gan.errors import UserError, one_line
 from core_gan.names import BACKENDS, DEVICES, EXPORT_FORMATS
 from gansuite.flags import count, finite
@@ -200,9 +201,8 @@ def build_parser(with_train: bool = True) -> Parser:
     add_overwrite(ex)
     ex.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which generator (default AtoB)")
 
-    app = command("app", "Gradio apps: edges2photo, cyclegan, sr, gan, or all of them as tabs")
-    app.add_argument("name", nargs="?", default="all", choices=("edges2photo", "cyclegan", "sr", "gan", "all"),
-                     help="which app (default all)")  # fmt: skip
+    app = command("app", f"Gradio apps: {', '.join(TABS)}, or all of them as tabs")
+    app.add_argument("name", nargs="?", default="all", choices=(*TABS, "all"), help="which app (default all)")
     app.add_argument("--checkpoint", action="append", default=[], help="a run to serve as well (repeatable)")
     app.add_argument("--no-bundled", action="store_true", help="serve only the --checkpoint runs")
     demo = command("demo", "the hub of every app on the bundled checkpoints")

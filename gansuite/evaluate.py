@@ -18,6 +18,7 @@ from core_gan.metrics.features import InceptionExtractor, folder_features
 from core_gan.metrics.image_quality import SSIM_WINDOW, psnr, ssim
 from core_gan.metrics.statistics import (
     FeatureStats,
+    distribution_distances,
     frechet_distance,
     inception_score,
     kernel_inception_distance,
@@ -160,9 +161,8 @@ def _distribution_metrics(fake_feats: list[np.ndarray], real_feats: list[np.ndar
         return {}
     fake, real = np.concatenate(fake_feats), np.concatenate(real_feats)
     warn_small_sample(min(len(fake), len(real)))
-    kid, kid_std = kernel_inception_distance(fake, real, args.subsets, args.subset_size)
-    fid = frechet_distance(fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False))
-    return {f"{prefix}fid": fid, f"{prefix}kid": kid, f"{prefix}kid_std": kid_std, "resize": args.resize}
+    distances = distribution_distances(fake, real, args.subsets, args.subset_size)
+    return {**{prefix + k: v for k, v in distances.items()}, "resize": args.resize}
 
 
 def evaluate_run(args: argparse.Namespace) -> None:

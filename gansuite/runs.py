@@ -1,5 +1,5 @@
 """Runs by name or path, in one place: the checkpoints that ship with gansuite
-(``gansuite/checkpoints/NAME``, trained by ``python -m apps.train_bundled``), the imported ones
+(``gansuite/checkpoints/NAME``, trained by ``python -m recipes.bundled``), the imported ones
 (``$TORCH_HOME/hub/gansuite/NAME``, by ``gansuite weights import``) and run directories; and loading
 a run's generators from ``model.safetensors`` + ``model.json``. Every RUN argument goes through
 :func:`resolve_run`, so a NAME works wherever a RUN does."""

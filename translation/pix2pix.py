@@ -4,19 +4,12 @@ G: a U-Net (or ResNet) maps an input image x to G(x); D: a PatchGAN sees the pai
 either the target or G(x). The objective (Eq. 4) is G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G),
 lambda = 100.
 
-Opt-in, not the paper's, for inputs that leave much of the output undetermined (edges -> photo):
-an L1 between gradient maps (SPSR, Ma et al., CVPR 2020), which keeps edges sharp where the pixel L1
-averages an edge of unknown polarity away; 1 - SSIM (Zhao et al., IEEE TCI 2017), which lets G put
-texture where the target has texture and keeps flat regions flat; and an L2 between the images'
-16 x 16 px local means, which pulls the colours of regions to their conditional mean (the pixel L1's
-optimum is the median, and the cGAN term's is any plausible colour) while the other terms shape the
-detail; and frequency separation (Fritsche et al., ICCVW 2019): D sees the images less their Gaussian
-blur, so the cGAN term judges texture and leaves the colours of regions to the pixel terms.
+The loss config also carries the weights of core_gan.image_losses' opt-in terms (0 by default: the
+paper's objective), which the bundled edges-to-photo recipe composes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,12 +19,12 @@ from torch import nn
 
 from core_gan.config import NONZERO, option
 from core_gan.hints import HINT_CHANNELS, visible
+from core_gan.image_losses import ImageTerms, high_pass, image_terms
 from core_gan.losses import GANLoss
 from core_gan.method import ModelSpec, Parts
 from core_gan.models.translators import PatchDiscriminator, Upsampling, make_generator
 from core_gan.nn import Norm
 from core_gan.objective import Batch, FakeCache, Losses, Networks
-from core_gan.pixels import to_unit
 from core_gan.recipe import Recipe, Schedule
 
 UPSAMPLE_HELP = (
@@ -105,50 +98,6 @@ class Pix2PixLoss:
     )
 
 
-COLOUR_WINDOW = 16
-"""Side of the regions whose mean colours the colour term compares (that of the colour-error figure,
-:func:`core_gan.metrics.translation_quality.colour_error`)."""
-
-
-def structure_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """1 - SSIM, the mean over valid 11 px windows and channels, of images in [-1, 1]: the SSIM of
-    :func:`core_gan.metrics.image_quality.ssim`, without its 8-bit rounding, which has no gradient."""
-    import kornia  # here, not at the top: inference imports this file and never trains
-
-    return 1 - kornia.metrics.ssim(to_unit(fake), to_unit(real), window_size=11, padding="valid").mean()
-
-
-def colour_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of the two images' local means over COLOUR_WINDOW px squares."""
-    return F.mse_loss(*(F.avg_pool2d(t, COLOUR_WINDOW, stride=1) for t in (fake, real)))
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """A Gaussian blur over 6 sigma + 1 px, borders replicated."""
-    import kornia  # here, not at the top: inference imports this file and never blurs
-
-    k = 2 * math.ceil(3 * sigma) + 1
-    return kornia.filters.gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="replicate")
-
-
-def high_pass(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The image less its Gaussian blur: its texture and edges without the colours of its regions."""
-    return x - gaussian_blur(x, sigma)
-
-
-def gradient_map(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
-    """M(I) of SPSR: per channel, the length of the central-difference gradient
-    (I(x+1, y) - I(x-1, y), I(x, y+1) - I(x, y-1)), borders replicated. It has no sign, so an edge of
-    either polarity scores the same. With ``sigma``, of the image blurred first: then a thin line
-    traced along an edge, which M alone scores as two edges, nearly vanishes."""
-    if sigma > 0:
-        x = gaussian_blur(x, sigma)
-    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    dx = padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]
-    dy = padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]
-    return (dx.square() + dy.square() + 1e-6).sqrt()
-
-
 class Pix2PixObjective(Networks):
     """Batches are (x, y): input and target images (B, C, H, W) in [-1, 1]; x may carry hint
     channels after its first ``condition_channels``, which G reads and D does not."""
@@ -162,6 +111,7 @@ class Pix2PixObjective(Networks):
         self.config = loss
         self.condition_channels = condition_channels
         self.gan = GANLoss(GAN_MODES[loss.gan_mode])
+        self.extra_terms = ImageTerms(loss.lambda_gradient, loss.gradient_sigma, loss.lambda_ssim, loss.lambda_colour)
         self.preview_pairs = preview_pairs
         self.fakes = FakeCache()
 
@@ -187,19 +137,11 @@ class Pix2PixObjective(Networks):
 
     def g_loss(self, batch: Batch) -> Losses:
         """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``; plus the
-        opt-in terms that are on: lambda_gradient ||M(y) - M(G(x))||_1, lambda_ssim (1 - SSIM(G(x), y))
-        and lambda_colour ||A * y - A * G(x)||_2^2 with A the COLOUR_WINDOW px box filter."""
+        opt-in terms of core_gan.image_losses that are on."""
         x, y = batch
         fake = self.fakes.take(batch, lambda: self.generators["G"](x))
         losses = {"l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float())}
-        if self.config.lambda_gradient > 0:
-            sigma = self.config.gradient_sigma
-            maps = gradient_map(fake.float(), sigma), gradient_map(y.float(), sigma)
-            losses["gradient"] = self.config.lambda_gradient * F.l1_loss(*maps)
-        if self.config.lambda_ssim > 0:
-            losses["ssim"] = self.config.lambda_ssim * structure_loss(fake.float(), y.float())
-        if self.config.lambda_colour > 0:
-            losses["colour"] = self.config.lambda_colour * colour_loss(fake.float(), y.float())
+        losses |= image_terms(fake, y, self.extra_terms)
         if self.config.lambda_gan > 0:
             losses["adv"] = self.config.lambda_gan * self.gan.g_loss(self._critic(x)(fake))
         losses["total"] = sum(losses.values())

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from core_gan.metrics.features import FeatureExtractor
-from core_gan.metrics.statistics import FeatureStats, frechet_distance, kernel_inception_distance
+from core_gan.metrics.statistics import distribution_distances
 from core_gan.pixels import to_unit
 
 
@@ -30,20 +30,11 @@ class SampleDistance:
         self.n = min(n, len(real))
         self.batch_size = batch_size
         self.real = self._features(real[: self.n])
-        self.real_stats = FeatureStats.empty(self.real.shape[1])
-        self.real_stats.update(self.real)
 
     def _features(self, images: torch.Tensor) -> np.ndarray:
         chunks = [self.extractor(_to_unit_rgb(c))[0].double().cpu().numpy() for c in images.split(self.batch_size)]
         return np.concatenate(chunks)
 
     def __call__(self, sample: Callable[[int], torch.Tensor]) -> dict[str, float]:
-        fake = self._features(sample(self.n))
-        fake_stats = FeatureStats.empty(fake.shape[1])
-        fake_stats.update(fake)
-        kid, _ = kernel_inception_distance(self.real, fake, subsets=10, subset_size=min(self.n, 1000))
-        real = self.real_stats
-        return {
-            "fd": frechet_distance(real.mu, real.sigma, fake_stats.mu, fake_stats.sigma),
-            "kid": kid,
-        }
+        distances = distribution_distances(self._features(sample(self.n)), self.real, subsets=10)
+        return {"fd": distances["fid"], "kid": distances["kid"]}

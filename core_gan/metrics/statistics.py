@@ -142,3 +142,18 @@ def inception_score(logits: np.ndarray | torch.Tensor, splits: int = 10) -> tupl
         kl = (log_p.exp() * (log_p - log_py)).sum(dim=1).mean()
         scores.append(kl.exp().item())
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def distribution_distances(
+    fake: np.ndarray, real: np.ndarray, subsets: int = 100, subset_size: int = 1000
+) -> dict[str, float]:
+    """FID (Heusel et al. 2017) and KID with its std over subsets (Bińkowski et al. 2018) between two
+    feature sets (N, d): the one place both are assembled from features."""
+    stats = []
+    for features in (fake, real):
+        s = FeatureStats.empty(features.shape[1])
+        s.update(features)
+        stats.append(s)
+    kid, kid_std = kernel_inception_distance(fake, real, subsets, subset_size)
+    fid = frechet_distance(stats[0].mu, stats[0].sigma, stats[1].mu, stats[1].sigma)
+    return {"fid": fid, "kid": kid, "kid_std": kid_std}

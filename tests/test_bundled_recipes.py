@@ -8,7 +8,7 @@ import safetensors.torch
 import torch
 from PIL import Image
 
-from apps import train_bundled
+from recipes import bundled
 
 
 def solid(rgb: tuple[int, int, int], fraction: float, rest=(128, 128, 128), side: int = 64) -> np.ndarray:
@@ -21,35 +21,35 @@ def solid(rgb: tuple[int, int, int], fraction: float, rest=(128, 128, 128), side
 
 def test_the_hue_rule_names_green_and_warm_scenes():
     foliage, autumn = (40, 160, 40), (200, 90, 20)
-    assert train_bundled.domain(solid(foliage, 0.5)) == "A"
-    assert train_bundled.domain(solid(autumn, 0.5)) == "B"
-    assert train_bundled.domain(solid(foliage, 0.2)) is None, "under 25 % green"
-    assert train_bundled.domain(solid(autumn, 0.3)) is None, "under 35 % warm"
+    assert bundled.domain(solid(foliage, 0.5)) == "A"
+    assert bundled.domain(solid(autumn, 0.5)) == "B"
+    assert bundled.domain(solid(foliage, 0.2)) is None, "under 25 % green"
+    assert bundled.domain(solid(autumn, 0.3)) is None, "under 35 % warm"
     mixed = solid(foliage, 0.5, rest=autumn)
-    assert train_bundled.domain(mixed) is None, "both palettes: neither domain"
-    assert train_bundled.domain(solid((40, 40, 40), 0.9)) is None, "dark pixels count for neither"
-    green, warm = train_bundled.hue_fractions(solid(foliage, 0.25))
+    assert bundled.domain(mixed) is None, "both palettes: neither domain"
+    assert bundled.domain(solid((40, 40, 40), 0.9)) is None, "dark pixels count for neither"
+    green, warm = bundled.hue_fractions(solid(foliage, 0.25))
     assert abs(green - 0.25) < 0.02 and warm == 0
 
 
 def test_scene_crops_cover_the_app_view_and_larger_scales():
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (600, 900, 3), np.uint8))
-    crops = train_bundled.scene_crops(photo, np.random.default_rng(0))
-    assert len(crops) == sum(train_bundled.SCALES.values())
+    crops = bundled.scene_crops(photo, np.random.default_rng(0))
+    assert len(crops) == sum(bundled.SCALES.values())
     assert {c.size for c in crops} == {(256, 256)}
     centre = photo.resize((384, 256), Image.Resampling.LANCZOS).crop((64, 0, 320, 256))
     assert np.abs(np.asarray(crops[0], int) - np.asarray(centre, int)).max() <= 2, "the first is the app's view"
 
 
 def test_domains_come_from_the_train_scenes_and_hold_out_val_and_test(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_bundled, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(bundled, "RUNS", tmp_path / "runs")
     scenes = tmp_path / "scenes"
     for split, colours in {"train": [(40, 160, 40), (200, 90, 20), (128, 128, 128)], "val": [(40, 160, 40)],
                            "test": [(200, 90, 20)]}.items():  # fmt: skip
         (scenes / split).mkdir(parents=True)
         for k, rgb in enumerate(colours):
             Image.fromarray(solid(rgb, 0.6)).save(scenes / split / f"{split}{k}.png")
-    root = train_bundled.prepare_domains(scenes)
+    root = bundled.prepare_domains(scenes)
     listing = {p.parent.name + "/" + p.name for p in root.glob("*/*.png")}
     assert listing == {"trainA/train0.png", "trainB/train1.png", "testA/val0.png", "testB/test0.png"}
 
@@ -68,19 +68,19 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
         (out / "metrics.jsonl").write_text(json.dumps({"step": 100, "time": 60.0}) + "\n")
         return 0
 
-    monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
-    monkeypatch.setattr(train_bundled, "CHECKPOINTS", tmp_path / "checkpoints")
-    monkeypatch.setattr(train_bundled, "cli", fake_cli)
+    monkeypatch.setattr(bundled, "RUNS", tmp_path)
+    monkeypatch.setattr(bundled, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(bundled, "cli", fake_cli)
     prepared = []
-    monkeypatch.setitem(train_bundled.PREPARE, str(train_bundled.SR_DATA / "train"), prepared.append)
-    train_bundled.train("srgan-x4", tmp_path, retrain=True)
+    monkeypatch.setitem(bundled.PREPARE, str(bundled.SR_DATA / "train"), prepared.append)
+    bundled.train("srgan-x4", tmp_path, retrain=True)
     assert prepared == [tmp_path] * 4, "each run cuts its --data from the corpus (a no-op once it is there)"
     assert trained == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4", "srgan-x4"]
-    train_bundled.train("srgan-x4", tmp_path, retrain=True)
+    bundled.train("srgan-x4", tmp_path, retrain=True)
     assert trained[4:] == ["srgan-x4"], "runs already there are not trained again"
-    assert train_bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4"]
-    assert train_bundled.chain("srgan-x4") == ["srgan-x4"], "srresnet-x4 has its own card"
-    assert train_bundled.chain("edges2photo") == [
+    assert bundled.chain("srresnet-x4") == ["srresnet-x4-base", "srresnet-x4-ft", "srresnet-x4"]
+    assert bundled.chain("srgan-x4") == ["srgan-x4"], "srresnet-x4 has its own card"
+    assert bundled.chain("edges2photo") == [
         "edges2photo-base",
         "edges2photo-gradient",
         "edges2photo-colour",
@@ -90,24 +90,24 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
         "edges2photo-hints",
         "edges2photo",
     ]
-    assert train_bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
-    card = json.loads((train_bundled.export("srresnet-x4", "", tmp_path / "srresnet-x4") / "training.json").read_text())
+    assert bundled.command_line("srresnet-x4").startswith("gansuite train srresnet --data runs/bundled/")
+    card = json.loads((bundled.export("srresnet-x4", "", tmp_path / "srresnet-x4") / "training.json").read_text())
     assert (card["steps"], card["train_minutes"], card["command"].count("gansuite train srresnet")) == (300, 3.0, 3)
 
 
 def test_every_recipe_reads_a_built_in_dataset_or_data_cut_from_the_corpus():
-    for name, (_, args) in (train_bundled.RECIPES | train_bundled.BASES).items():
-        data = train_bundled.flag(args, "--data")
-        assert data == "digits" or data in train_bundled.PREPARE, f"{name}: nothing prepares --data {data}"
+    for name, (_, args) in (bundled.RECIPES | bundled.BASES).items():
+        data = bundled.flag(args, "--data")
+        assert data == "digits" or data in bundled.PREPARE, f"{name}: nothing prepares --data {data}"
 
 
 def test_an_earlier_bundled_model_stands_in_for_its_chain(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_bundled, "RUNS", tmp_path)
+    monkeypatch.setattr(bundled, "RUNS", tmp_path)
     stand_in = tmp_path / "edges2photo-nohints"
     stand_in.mkdir()
     (stand_in / "training.json").write_text(json.dumps({"steps": 16300, "train_minutes": 341.5, "command": "old"}))
-    assert train_bundled.chain("edges2photo") == ["edges2photo-nohints", "edges2photo-hints", "edges2photo"]
-    assert train_bundled.command_line("edges2photo-nohints") == "old"
-    assert train_bundled.last_figures(stand_in) == {"step": 16300, "time": 341.5 * 60}
+    assert bundled.chain("edges2photo") == ["edges2photo-nohints", "edges2photo-hints", "edges2photo"]
+    assert bundled.command_line("edges2photo-nohints") == "old"
+    assert bundled.last_figures(stand_in) == {"step": 16300, "time": 341.5 * 60}
     (stand_in / "metrics.jsonl").write_text(json.dumps({"step": 5, "time": 1.0}) + "\n")  # trained here: a run
-    assert train_bundled.chain("edges2photo")[0] == "edges2photo-base"
+    assert bundled.chain("edges2photo")[0] == "edges2photo-base"

@@ -2,9 +2,9 @@
 corpus's train split (built with `gansuite data download offline-photos` when missing); its test split
 and the bundled sample photos stay unseen.
 
-    python -m apps.train_bundled                   # every recipe, about 7 CPU hours on 2 cores
-    python -m apps.train_bundled --only edges2photo
-    python -m apps.train_bundled --readme-figures docs
+    python -m recipes.bundled                   # every recipe, about 7 CPU hours on 2 cores
+    python -m recipes.bundled --only edges2photo
+    python -m recipes.bundled --readme-figures docs
 
 Each recipe is one `gansuite train` command (seed 0) on data cut once from the corpus
 (`runs/bundled/data`), run after the one it starts from (`--init`) when that is missing. The finished
@@ -107,7 +107,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
     ),
     "green2warm": (
         "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) on 256 px corpus scenes split by "
-        "a hue rule (apps/train_bundled.py domain): unet_256 generators with ngf 16, no normalisation (a colour "
+        "a hue rule (recipes/bundled.py domain): unet_256 generators with ngf 16, no normalisation (a colour "
         "task: instance norm would erase each image's colours), no identity term, 34 px PatchGANs (ndf 32) "
         "seeing their inputs through DiffAugment (translation + cutout); the paper's cycle weights 10, 4,000 steps",
         ["train", "cyclegan", "--data", str(RUNS / "data" / "green2warm"), "--load-size", "256", "--crop-size",
