@@ -133,6 +133,25 @@ _G_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def decision_threshold(kind: str) -> float:
+    """The output at which D is undecided: 0.5 between LSGAN's targets 0 and 1, else 0 (a logit, a critic)."""
+    return 0.5 if kind == "lsgan" else 0.0
+
+
+@torch.no_grad()
+def critic_scores(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What D's outputs say about the game (for the diagnostics, no gradient): their means on real and on
+    generated images, and r_t = E[sign(D(real) - t)] with t the decision threshold, the overfitting
+    heuristic of StyleGAN2-ADA (Karras et al. 2020, section 3): 0 when D cannot tell, 1 when it is sure of
+    every real image."""
+    t = decision_threshold(kind)
+    return {
+        "D_real": real_logits.float().mean(),
+        "D_fake": fake_logits.float().mean(),
+        "r_t": torch.sign(real_logits.float() - t).mean(),
+    }
+
+
 class GANLoss(nn.Module):
     """The module form of the functions above: ``GANLoss("lsgan").d_loss(real, fake)``.
 
@@ -155,11 +174,15 @@ class GANLoss(nn.Module):
 
     def critic_losses(
         self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-        gp_weight: float = 10.0, scale: float = 1.0,
+        gp_weight: float = 10.0, scale: float = 1.0, scores: dict[str, torch.Tensor] | None = None, suffix: str = "",
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """``adv``: ``scale`` times D's loss on ``real`` vs ``fake`` (detached) through ``critic``; with
-        ``wgan-gp``, ``gp``: the gradient penalty of weight ``gp_weight`` (Gulrajani et al. Eq. 3)."""
-        losses = {"adv": scale * self.d_loss(critic(real), critic(fake.detach()))}
+        ``wgan-gp``, ``gp``: the gradient penalty of weight ``gp_weight`` (Gulrajani et al. Eq. 3).
+        :func:`critic_scores` go into ``scores`` (when given), their names ending in ``suffix``."""
+        real_logits, fake_logits = critic(real), critic(fake.detach())
+        if scores is not None:
+            scores.update({k + suffix: v for k, v in critic_scores(self.kind, real_logits, fake_logits).items()})
+        losses = {"adv": scale * self.d_loss(real_logits, fake_logits)}
         if self.kind == "wgan-gp":
             losses["gp"] = gradient_penalty(critic, real, fake, gp_weight)
         return losses

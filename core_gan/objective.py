@@ -14,6 +14,8 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
+from core_gan.metrics.diversity import translation_diversity
+
 Batch = tuple[torch.Tensor, ...]
 Losses = dict[str, torch.Tensor]
 T = TypeVar("T")
@@ -28,6 +30,10 @@ class Objective(Protocol):
     preview_columns: int
 
     def create_auxiliaries(self, batch: Batch) -> bool: ...
+
+    diagnostics: Losses
+
+    def sample_diagnostics(self, preview: torch.Tensor, real: Callable[[], Batch]) -> dict[str, float]: ...
 
     def use_auxiliaries(self, auxiliaries: nn.ModuleDict) -> None: ...
 
@@ -62,6 +68,25 @@ class Networks:
         self.generators = nn.ModuleDict(generators)
         self.discriminators = nn.ModuleDict(discriminators)
         self.auxiliaries = nn.ModuleDict(auxiliaries or {})
+        self.diagnostics: Losses = {}
+        """Detached scalars the losses computed anyway (D's outputs, how far G moved its input), which the
+        trainer logs under ``diag/`` and core_gan.diagnosis reads."""
+
+    def sample_diagnostics(self, preview: torch.Tensor, real: Callable[[], Batch]) -> dict[str, float]:
+        """Figures of a sample grid (:meth:`preview`'s rows), given a fixed batch of real data (on demand):
+        for a translator, whose rows start input | output, how much the outputs vary beside the inputs."""
+        columns = preview.unflatten(0, (-1, self.preview_columns))
+        return translation_diversity(columns[:, 0], columns[:, 1])
+
+    @torch.no_grad()
+    def note_change(self, x: torch.Tensor, fake: torch.Tensor, y: torch.Tensor, suffix: str = "") -> None:
+        """For a translator: ``change``, how far G moved its input (mean |G(x) - x|), beside ``data_change``,
+        how far the data's outputs lie from its inputs (mean |y - x|: the pair's target, or an image of the
+        other domain). G(x) ~ x while D is not fooled is an identity collapse."""
+        x = x[:, : fake.shape[1]]
+        if x.shape == fake.shape == y.shape:
+            self.diagnostics["change" + suffix] = (fake.float() - x.float()).abs().mean()
+            self.diagnostics["data_change" + suffix] = (y.float() - x.float()).abs().mean()
 
     def create_auxiliaries(self, batch: Batch) -> bool:
         """Create the auxiliaries that are built from data (True if it did); here there are none."""

@@ -46,7 +46,7 @@ def plot_losses(metrics_path: str | Path, out_path: str | Path) -> None:
     rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line.strip()]
     if not rows:
         return
-    keys = sorted({k for row in rows for k in row if "/" in k and not k.startswith("grad_norm")})
+    keys = sorted({k for row in rows for k in row if "/" in k and not k.startswith(("grad_norm", "diag/"))})
     groups = sorted({k.split("/")[0] for k in keys})
     fig = Figure(figsize=(5 * len(groups), 3.5), dpi=100)
     axes = fig.subplots(1, len(groups), squeeze=False)

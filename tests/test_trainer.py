@@ -223,9 +223,12 @@ def test_a_run_writes_tensorboard_events_mirroring_metrics_jsonl(tmp_path):
     events = EventAccumulator(str(tmp_path / "run" / "tb"))
     events.Reload()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    losses = [k for k in rows[0] if "/" in k and not k.startswith(("grad_norm", "eval"))]
+    losses = [k for k in rows[0] if "/" in k and not k.startswith(("grad_norm", "eval", "diag/"))]
     assert losses and all(tag(k).startswith("loss/") for k in losses)
-    for key in (*losses, "lr", "images_per_s", "step_s"):
+    diagnostics = [k for k in rows[0] if k.startswith("diag/")]
+    assert {"diag/r_t", "diag/D_real", "diag/D_fake"} <= set(diagnostics)
+    assert all(tag(k).startswith("diag/") for k in diagnostics)
+    for key in (*losses, *diagnostics, "lr", "images_per_s", "step_s"):
         logged = [(e.step, e.value) for e in events.Scalars(tag(key))]
         assert logged == [(r["step"], pytest.approx(r[key])) for r in rows if key in r], key
     assert {"time/images_per_s", "time/peak_memory_gb", "lr/G"} <= set(events.Tags()["scalars"])

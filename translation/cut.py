@@ -181,7 +181,7 @@ class CUTObjective(Networks):
     def d_loss(self, batch: Batch) -> Losses:
         """D on real y vs G(x) (LSGAN, halved as in the code). G(x) is kept, graph included, for G's update."""
         fake, _, _ = self.fakes.put(batch, self.translate(batch))
-        losses = self.gan.critic_losses(self.judge, batch[1], fake, self.config.gp_weight, 0.5)
+        losses = self.gan.critic_losses(self.judge, batch[1], fake, self.config.gp_weight, 0.5, self.diagnostics)
         losses["total"] = sum(losses.values())
         return losses
 
@@ -199,6 +199,7 @@ class CUTObjective(Networks):
         c = self.config
         fake, idt, flipped = self.fakes.take(batch, lambda: self.translate(batch))
         losses = {"adv": c.lambda_gan * self.gan.g_loss(self.judge(fake))}
+        self.note_change(x.flip(3) if flipped else x, fake, y)
         share = 0.5 if idt is not None else 1.0
         losses["nce_X"] = share * self.patch_nce(x, fake, flipped)
         if idt is not None:

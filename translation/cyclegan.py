@@ -137,7 +137,8 @@ class CycleGANObjective(Networks):
         losses = {}
         for side, real, fake in (("B", b, fake_b), ("A", a, fake_a)):
             critic = partial(self.judge, f"D_{side}")
-            terms = self.gan.critic_losses(critic, real, self.pools[side].query(fake), self.config.gp_weight, 0.5)
+            pooled, gp = self.pools[side].query(fake), self.config.gp_weight
+            terms = self.gan.critic_losses(critic, real, pooled, gp, 0.5, self.diagnostics, f"_{side}")
             losses |= {f"D_{side}" if k == "adv" else f"{k}_{side}": v for k, v in terms.items()}
         losses["total"] = sum(losses.values())
         return losses
@@ -156,6 +157,8 @@ class CycleGANObjective(Networks):
         c = self.config
         g, f = self.generators["G_AB"], self.generators["G_BA"]
         fake_b, fake_a = self.fakes.take(batch, lambda: (g(a), f(b)))
+        self.note_change(a, fake_b, b, "_AB")
+        self.note_change(b, fake_a, a, "_BA")
         identity = c.lambda_identity > 0
         rec_a, idt_a = self.cycle_and_identity(f, fake_b, a if identity else None)  # F(G(a)), F(a)
         rec_b, idt_b = self.cycle_and_identity(g, fake_a, b if identity else None)  # G(F(b)), G(b)

@@ -128,7 +128,7 @@ class Pix2PixObjective(Networks):
         """
         x, y = batch
         fake = self.fakes.put(batch, self.generators["G"](x))
-        losses = self.gan.critic_losses(self._critic(x), y, fake, self.config.gp_weight, scale=0.5)
+        losses = self.gan.critic_losses(self._critic(x), y, fake, self.config.gp_weight, 0.5, self.diagnostics)
         losses["total"] = sum(losses.values())
         return losses
 
@@ -142,6 +142,7 @@ class Pix2PixObjective(Networks):
         fake = self.fakes.take(batch, lambda: self.generators["G"](x))
         losses = {"l1": self.config.lambda_l1 * F.l1_loss(fake.float(), y.float())}
         losses |= image_terms(fake, y, self.extra_terms)
+        self.note_change(x, fake, y)
         if self.config.lambda_gan > 0:
             losses["adv"] = self.config.lambda_gan * self.gan.g_loss(self._critic(x)(fake))
         losses["total"] = sum(losses.values())

@@ -18,7 +18,7 @@ from torch import nn
 
 from core_gan.config import option
 from core_gan.errors import UserError
-from core_gan.losses import GANLoss
+from core_gan.losses import GANLoss, critic_scores
 from core_gan.method import ModelSpec, Parts
 from core_gan.nn import conv_block
 from core_gan.objective import Batch, FakeCache, Losses, Networks
@@ -183,7 +183,9 @@ class SRObjective(Networks):
         lr, hr = batch
         sr = self.fakes.put(batch, self.generators["G"](lr))
         D = self.discriminators["D"]
-        loss = self.discriminator_loss(D(hr), D(sr.detach()))
+        real_logits, fake_logits = D(hr), D(sr.detach())
+        self.diagnostics.update(critic_scores(self.gan.kind, real_logits, fake_logits))
+        loss = self.discriminator_loss(real_logits, fake_logits)
         return {"adv": loss, "total": loss}
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,9 @@ from torch import nn
 from torch.func import functional_call
 
 from core_gan.config import option
-from core_gan.losses import GANLoss, r1_penalty
+from core_gan.losses import GANLoss, critic_scores, r1_penalty
 from core_gan.method import ModelSpec, Parts
+from core_gan.metrics.diversity import diversity
 from core_gan.models.mlp import MLPDiscriminator, MLPGANConfig, MLPGenerator
 from core_gan.objective import Batch, Losses, Networks
 from core_gan.recipe import Recipe, Schedule
@@ -114,8 +115,7 @@ class GANObjective(Networks):
         losses.update(self.game.penalties(critic, x, fake))
         losses.update(self.class_terms(x, fake, y, real=True))
         losses["total"] = sum(losses.values())
-        losses["real_score"] = real_logits.detach().float().mean()
-        losses["fake_score"] = fake_logits.detach().float().mean()
+        self.diagnostics.update(critic_scores(self.game.loss.kind, real_logits, fake_logits))
         return losses
 
     def after_d_step(self) -> None:
@@ -152,6 +152,12 @@ class GANObjective(Networks):
 
     def preview_labels(self, n: int, device: torch.device) -> torch.Tensor | None:
         return None
+
+    def sample_diagnostics(self, preview: torch.Tensor, real: Callable[[], Batch]) -> dict[str, float]:
+        """The preview samples' diversity relative to the real data's (per class for a conditional GAN)."""
+        x, y = real()
+        labels = self.preview_labels(len(preview), preview.device)
+        return diversity(preview, x, labels, y if labels is not None else None)
 
     @torch.no_grad()
     def preview(self, generators: nn.ModuleDict, n: int, seed: int) -> torch.Tensor:
