@@ -2,8 +2,12 @@
 
 Reports the judge's held-out accuracy, the class-histogram entropy of generated samples (mode
 collapse shows as low entropy; ln 10 = 2.303 is uniform), for cgan the fraction classified as the
-requested label, and the DCGAN paper's representation-learning probe: a linear classifier on the
-frozen discriminator's features vs on raw pixels, held-out digit accuracy.
+requested label and the within-class diversity (50 samples per class at 8 x 8 px, their mean pairwise
+distance over that of the real digits of the class: the average and the lowest class, as
+`gansuite diagnose` measures it), and the DCGAN paper's representation-learning probe: a linear
+classifier on the frozen discriminator's features vs on raw pixels, held-out digit accuracy.
+
+    python -m benchmarks.bench_digits [--only cgan] [--cgan-flags "--mode-seeking 1"]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from core_gan.config import config_from_dict
 from core_gan.metrics.digits import histogram_entropy, predict, split, train_classifier
 from core_gan.models.dcgan import DCGANConfig, DCGANDiscriminator
 from gansuite.cli import main as cli
+from gansuite.diagnose import sample_diversity
 from gansuite.inference import BaseGANModel
 
 
@@ -69,12 +74,15 @@ def main() -> None:
     p.add_argument("--flags", default="", help="flags for both models (default: none, the digits recipe)")
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--cgan-flags", default="", help="flags for cgan only")
+    p.add_argument("--only", choices=("dcgan", "cgan"), help="train only this model")
     a = p.parse_args()
     judge, judge_accuracy = train_classifier()
     print(f"judge held-out accuracy {judge_accuracy:.2%}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model, extra in (("dcgan", []), ("cgan", a.cgan_flags.split())):
+            if a.only not in (None, model):
+                continue
             out = Path(tmp) / model
             seconds = train(model, out, extra + a.flags.split())
             gan = BaseGANModel(out)
@@ -87,6 +95,8 @@ def main() -> None:
                 samples = torch.cat([gan.sample(1, seed=i, label=int(k)) for i, k in enumerate(requested)])
                 predicted = predict(judge, samples)
                 row["as requested"] = f"{(predicted == requested).float().mean().item():.1%}"
+                figures = sample_diversity(out)[0]
+                row["within-class diversity"] = f"{figures['diversity']:.2f} (lowest {figures['diversity_min']:.2f})"
             else:
                 predicted = predict(judge, gan.sample(a.samples, seed=0))
                 row["as requested"] = "n/a"
@@ -95,11 +105,13 @@ def main() -> None:
             row["judge acc"] = f"{judge_accuracy:.1%}"
             rows.append(row)
             print(row)
-            if model == "dcgan":
+            if model == "dcgan" and a.only is None:
                 (xt, yt), (xv, yv) = split()
                 probe_d = linear_probe(discriminator_features(out, xt), yt, discriminator_features(out, xv), yv)
                 probe_px = linear_probe(xt.flatten(1), yt, xv.flatten(1), yv)
     append_results("digits: DCGAN / cGAN at 32 px, judged by a CNN on real digits", rows)
+    if a.only is not None:
+        return
     append_results(
         "digits: linear probe on frozen DCGAN discriminator features (DCGAN paper section 5.1)",
         [

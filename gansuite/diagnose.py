@@ -40,7 +40,7 @@ def run_diagnosis(args: argparse.Namespace) -> None:
     verdicts = diagnose(rows) if rows else []
     drawn = None
     if generative:
-        verdict, drawn = measured_diversity(run, meta)
+        verdict, drawn = measured_diversity(run)
         verdicts.append(verdict)
     installed = is_bundled(run) or run.resolve().is_relative_to(imported_dir().resolve())
     out = args.out or (Path(f"diagnosis-{run.name}.png") if installed else run / "diagnosis.png")
@@ -69,15 +69,16 @@ def training_data(run: Path) -> str:
 
 
 @torch.no_grad()
-def measured_diversity(run: Path, meta: dict[str, Any]) -> tuple[Verdict, torch.Tensor]:
-    """Mode collapse judged on samples drawn now against the real data (core_gan.metrics.diversity); and
-    some of the samples (per class, 8 each), for the dashboard."""
+def sample_diversity(run: Path) -> tuple[dict[str, float], torch.Tensor, int]:
+    """The diversity of samples of a generative run drawn now (50 per class for cgan, else 500) relative to
+    the real data it was trained on (core_gan.metrics.diversity); some of the samples (8 per class), for
+    the dashboard; the number of classes."""
     from core_gan.metrics.diversity import diversity
     from gansuite.inference import BaseGANModel
     from gansuite.train import load_base_data
 
     model = BaseGANModel(run)
-    config = meta["config"]
+    config = model.meta["config"]
     size, channels = config.get("image_size", 32), config.get("channels", 1)
     data = load_base_data(training_data(run), size, channels).dataset
     real = [data[i] for i in range(len(data))]
@@ -85,16 +86,18 @@ def measured_diversity(run: Path, meta: dict[str, Any]) -> tuple[Verdict, torch.
     if model.num_classes:
         labels = torch.arange(model.num_classes).repeat_interleave(MEASURED_PER_CLASS)
         samples = model.generate(model.latents(list(range(len(labels)))), labels)
-        figures = diversity(samples, real_x, labels, real_y)
         shown = samples.unflatten(0, (model.num_classes, MEASURED_PER_CLASS))[:, :8].flatten(0, 1)
-        what = f"{MEASURED_PER_CLASS} samples per class"
-    else:
-        samples = model.sample(MEASURED_UNCONDITIONAL)
-        figures = diversity(samples, real_x[:MEASURED_UNCONDITIONAL])
-        shown = samples[:64]
-        what = f"{MEASURED_UNCONDITIONAL} samples"
-    status = diversity_status(figures["diversity"], figures.get("diversity_min") if model.num_classes else None)
-    lowest = f", lowest class {figures['diversity_min']:.2f}" if model.num_classes else ""
+        return diversity(samples, real_x, labels, real_y), shown, model.num_classes
+    samples = model.sample(MEASURED_UNCONDITIONAL)
+    return diversity(samples, real_x[:MEASURED_UNCONDITIONAL]), samples[:64], 0
+
+
+def measured_diversity(run: Path) -> tuple[Verdict, torch.Tensor]:
+    """Mode collapse judged on :func:`sample_diversity`, with the samples it shows."""
+    figures, shown, classes = sample_diversity(run)
+    what = f"{MEASURED_PER_CLASS} samples per class" if classes else f"{MEASURED_UNCONDITIONAL} samples"
+    status = diversity_status(figures["diversity"], figures.get("diversity_min") if classes else None)
+    lowest = f", lowest class {figures['diversity_min']:.2f}" if classes else ""
     evidence = f"{what} drawn now: diversity {figures['diversity']:.2f} of the real data's{lowest}"
     advice = "minibatch-stddev in D (--minibatch-std), a lower learning rate, or --unroll K"
     return Verdict("mode collapse (measured)", status, evidence, None, advice), shown

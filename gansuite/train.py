@@ -131,7 +131,7 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
         help="the game: minimax | nonsaturating | lsgan | hinge "
         "(gan.py), wgan (wgan.py: clipping, RMSProp), wgan-gp (wgan_gp.py) (default: nonsaturating)",
     )
-    flags.add_config_flags(game, "game", GANGameConfig(), ("r1",))
+    flags.add_config_flags(game, "game", GANGameConfig(), ("r1", "mode_seeking"))
     flags.add_config_flags(game, "wgan", wgan.WGANConfig())
     flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
     flags.add_config_flags(game, "unroll", UnrollConfig())
@@ -309,8 +309,8 @@ def base_recipe(spec: ModelSpec, args: argparse.Namespace) -> Recipe:
     return replace(recipe, citation=f"{recipe.citation}; the optimiser of {game.RECIPE.citation}", schedule=schedule)
 
 
-def make_game(args: argparse.Namespace) -> tuple[GANGame, dict[str, Any]]:
-    """The game ``--loss`` names, refusing the flags of the other games."""
+def make_game(args: argparse.Namespace, recipe: Recipe) -> tuple[GANGame, dict[str, Any]]:
+    """The game ``--loss`` names (over the recipe's game settings), refusing the flags of the other games."""
     loss = args.loss or GANGameConfig().loss
     mine = {"wgan": "wgan", "wgan-gp": "wgan_gp"}.get(loss, "game")
     for group, owner in (("game", "minimax, nonsaturating, lsgan or hinge"), ("wgan", "wgan"), ("wgan_gp", "wgan-gp")):
@@ -323,8 +323,10 @@ def make_game(args: argparse.Namespace) -> tuple[GANGame, dict[str, Any]]:
     if loss == "wgan-gp":
         config = flags.replace(wgan_gp.WGANGPConfig(), args, "wgan_gp")
         return wgan_gp.WGANGPGame(config), asdict(config)
-    config = flags.replace(GANGameConfig(loss=loss), args, "game")
-    return GANGame(config.loss, config.r1), asdict(config)
+    base = recipe.loss if isinstance(recipe.loss, GANGameConfig) else GANGameConfig()
+    config = flags.replace(replace(base, loss=loss), args, "game")
+    settings = {k: v for k, v in asdict(config).items() if k != "mode_seeking" or v}  # the configs of older runs
+    return GANGame(config.loss, config.r1, config.mode_seeking), settings
 
 
 def critic_network(recipe: Recipe, args: argparse.Namespace) -> Any:
@@ -367,7 +369,7 @@ def build_base(spec: ModelSpec, recipe: Recipe, schedule: Schedule, args: argpar
     data = load_base_data(args.data, args.image_size or 32, args.channels or 3, args.strict)
     net = base_network(spec, recipe, args, data)
     generators, discriminators = build(spec.name, net)
-    game, game_settings = make_game(args)
+    game, game_settings = make_game(args, recipe)
     unroll = flags.replace(UnrollConfig(), args, "unroll")
     if current_world().size > 1 and (unroll.unroll or getattr(net, "conditioning", "") == "acgan"):
         flag = "--unroll" if unroll.unroll else "--conditioning acgan"

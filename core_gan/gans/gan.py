@@ -31,15 +31,21 @@ class GANGameConfig:
 
     loss: Literal["minimax", "nonsaturating", "lsgan", "hinge"] = option("nonsaturating", "the adversarial loss")
     r1: float = option(0.0, "R1 penalty weight gamma on real data (0: off)", low=0)
+    mode_seeking: float = option(0.0, "weight w of the mode-seeking term (MSGAN; 0: off)", low=0)
 
 
 class GANGame:
     """D's and G's losses on critic outputs (``loss``: a core_gan.losses name), an R1 penalty of weight
-    ``r1`` (0: off), and what the game needs after D's step (nothing here)."""
+    ``r1`` (0: off), and what the game needs after D's step (nothing here).
 
-    def __init__(self, loss: str, r1: float = 0.0) -> None:
+    ``mode_seeking`` w (Mao et al., "Mode seeking generative adversarial networks", CVPR 2019, Eq. 3): G's
+    loss gains w / (d(G(z1), G(z2)) / d(z1, z2) + 1e-5) for two latents of the same condition, so that G
+    pays for drawing one sample whatever its latent (the within-class collapse of a conditional GAN)."""
+
+    def __init__(self, loss: str, r1: float = 0.0, mode_seeking: float = 0.0) -> None:
         self.loss = GANLoss(loss)
         self.r1 = r1
+        self.mode_seeking = mode_seeking
 
     def d_adversarial(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return self.loss.d_loss(real_logits, fake_logits)
@@ -124,12 +130,22 @@ class GANObjective(Networks):
     def g_loss(self, batch: Batch) -> Losses:
         x, y = batch
         y = self.labels(y)
-        fake = self._fake(x, y)
+        fake, seeking = self._fake_and_mode_seeking(x, y) if self.game.mode_seeking > 0 else (self._fake(x, y), {})
         critic = self._unrolled_critic(x, fake, y) if self.unroll.unroll > 0 else self.critic(y)
-        losses = {"adv": self.game.g_adversarial(critic(fake))}
+        losses = {"adv": self.game.g_adversarial(critic(fake)), **seeking}
         losses.update(self.class_terms(x, fake, y, real=False))
         losses["total"] = sum(losses.values())
         return losses
+
+    def _fake_and_mode_seeking(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, Losses]:
+        """G(z1, y) and the mode-seeking term against G(z2, y), both drawn in one pass (one set of batch
+        statistics), with MSGAN's code's distances: mean absolute differences of images over latents'."""
+        n = x.shape[0]
+        z = torch.randn(2 * n, self.latent_dim, device=x.device)
+        both = self.generate(self.G, z, torch.cat([y, y]) if y is not None else None)
+        fake, other = both[:n], both[n:]
+        ratio = (fake.float() - other.float()).abs().mean() / (z[:n] - z[n:]).abs().mean()
+        return fake, {"mode_seeking": self.game.mode_seeking / (ratio + 1e-5)}
 
     def _unrolled_critic(self, x: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> Critic:
         """D after K differentiable gradient steps on its loss (Metz et al. 2017, Eq. 5-7).
