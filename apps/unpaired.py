@@ -1,6 +1,7 @@
 """Unpaired translation: a CycleGAN model turns a photo of one domain into the other, in the direction
-picked, shown beside the input. Imported pix2pix models between photo-like domains (the reference
-zoo's facades, maps, day-to-night) are served here too: they also take an image as it is."""
+picked, shown beside the input; a CUT or FastCUT model goes the one way it was trained. Imported
+pix2pix models between photo-like domains (the reference zoo's facades, maps, day-to-night) are served
+here too: they also take an image as it is."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MAX_SIDE = 512
 def translate_unpaired(
     models: AppModels, photo: str | None, model: str, direction: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(the input as translated, G(input)): ``direction`` ``AtoB`` uses G, ``BtoA`` uses F."""
+    """(the input as translated, its translation) in ``direction``, one the model holds."""
     if model not in models.unpaired:
         raise UserError(f"unknown model {model!r}; available: {', '.join(models.unpaired) or 'none'}")
     directions = models.unpaired[model]
@@ -52,7 +53,7 @@ def build(models: AppModels, guard) -> None:
     with gr.Row():
         with gr.Column():
             photo = uploaded_image(label=f"photo (scaled to at most {MAX_SIDE} px a side)", elem_id="unpaired-image")
-            model = gr.Dropdown(names, value=first, label="model (CycleGAN; imported pix2pix)")
+            model = gr.Dropdown(names, value=first, label="model (CycleGAN, CUT, FastCUT; imported pix2pix)")
             card_under(models, model)
             choices = direction_choices(models, first)
             direction = gr.Radio(choices, value=choices[0][1], label="direction")

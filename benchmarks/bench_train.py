@@ -26,12 +26,13 @@ from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.models.vgg import VGGFeatures
 from core_gan.trainer import TrainConfig, Trainer
-from gansuite.registry import build
-from translation.cyclegan import CycleGANConfig, CycleGANLoss, CycleGANObjective
+from gansuite.registry import MODELS as REGISTRY
+from gansuite.registry import Parts, build
+from translation.cyclegan import CycleGANObjective
 from translation.pix2pix import Pix2PixConfig, Pix2PixLoss, Pix2PixObjective
 from translation.srgan import ContentLoss, SRLoss, SRObjective, SRResNetConfig
 
-MODELS = ("pix2pix", "cyclegan", "srresnet", "srgan", "dcgan")
+MODELS = ("pix2pix", "cyclegan", "cut", "fastcut", "srresnet", "srgan", "dcgan")
 
 
 def make_objective(model: str, size: int, batch: int):
@@ -41,11 +42,12 @@ def make_objective(model: str, size: int, batch: int):
         G, D = build("pix2pix", config)
         x = torch.rand(batch, 3, size, size) * 2 - 1
         return Pix2PixObjective(G["G"], D["D"], Pix2PixLoss(), (x, x)), torch.utils.data.TensorDataset(x, x)
-    if model == "cyclegan":
-        gens, discs = build("cyclegan", CycleGANConfig())
+    if REGISTRY[model].data == "unpaired":  # CycleGAN, CUT, FastCUT: the recipe's networks and loss
+        spec = REGISTRY[model]
+        gens, discs = build(model, spec.recipe.network)
         x = torch.rand(batch, 3, size, size) * 2 - 1
-        objective = CycleGANObjective(dict(gens.items()), dict(discs.items()), CycleGANLoss(), (x, x))
-        return objective, torch.utils.data.TensorDataset(x, x)
+        objective = spec.objective(Parts(dict(gens), dict(discs), spec.recipe.loss, (x, x)))
+        return objective, torch.utils.data.TensorDataset(x, x.flip(-1))
     if model in ("srresnet", "srgan"):
         G, D = build(model, SRResNetConfig())
         hr = torch.rand(batch, 3, size, size) * 2 - 1

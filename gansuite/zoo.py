@@ -23,6 +23,7 @@ from core_gan.checkpoint import atomic_write, load_checkpoint, save_inference
 from core_gan.download import cache_dir, download, sha256_of
 from core_gan.errors import UserError
 from core_gan.models.translators import UNetGenerator
+from gansuite.registry import MODELS
 from translation.cyclegan import CycleGANConfig, build_generators
 from translation.pix2pix import Pix2PixConfig, build_generator
 
@@ -221,12 +222,12 @@ def import_zoo(name: str, out: Path, source: Path | None = None) -> Path:
     config = network_config(entry.method)
     meta = {"model": entry.method, "config": asdict(config), "domains": list(entry.domains),
             "source": f"{path.name} ({entry.url})"}  # fmt: skip
-    if entry.method == "pix2pix":
-        tensors = nn.ModuleDict({"G": net}).state_dict()
+    exports = MODELS[entry.method].exports
+    tensors = nn.ModuleDict({exports["AtoB"]: net}).state_dict()
+    if len(exports) == 1:  # pix2pix: G, run the direction it was trained in
         meta |= {"direction": "AtoB", "test_mode": PIX2PIX_TEST_MODE}
-    else:
-        tensors = nn.ModuleDict({"G_AB": net}).state_dict()
-        meta |= {"generators": ["G_AB"]}
+    else:  # CycleGAN: the zoo publishes G_AB alone
+        meta |= {"generators": [exports["AtoB"]]}
     save_inference(out, tensors, meta)
     atomic_write(out / "LICENSE", lambda tmp: tmp.write_text(LICENCE.format(name=name, url=entry.url)))
     return out
