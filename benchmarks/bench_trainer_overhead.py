@@ -1,14 +1,18 @@
 """What the trainer's machinery costs: images/s of DCGAN steps in a bare loop vs in Trainer.fit.
 
 The bare loop does only the D and G updates; Trainer.fit adds grad-norm logging, EMA of G, loss
-logging every --log-every steps, sample grids every --sample-every and atomic checkpoints.
+logging every --log-every steps, sample grids every --sample-every and atomic checkpoints, and the
+diagnostics (D's outputs and r_t every step, the samples' diversity with every grid, the detectors with
+every row), also timed with them switched off.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +21,7 @@ import torch
 from benchmarks.common import append_results
 from core_gan.data.digits import digits_dataset
 from core_gan.data.stream import batch_stream
+from core_gan.gans import gan
 from core_gan.gans.gan import GANGame, GANObjective
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.trainer import TrainConfig, Trainer
@@ -29,6 +34,18 @@ def objective() -> GANObjective:
     torch.manual_seed(0)
     G, D = build("dcgan", NET)
     return GANObjective(G["G"], D["D"], GANGame("nonsaturating"))
+
+
+@contextlib.contextmanager
+def without_diagnostics() -> Iterator[None]:
+    """The objective computes no diag/ figures (critic scores, sample diversity)."""
+    saved = gan.critic_scores, GANObjective.sample_diagnostics
+    gan.critic_scores = lambda *_: {}
+    GANObjective.sample_diagnostics = lambda *_: {}
+    try:
+        yield
+    finally:
+        gan.critic_scores, GANObjective.sample_diagnostics = saved
 
 
 def bare_loop(steps: int, batch_size: int) -> float:
@@ -64,13 +81,16 @@ def main() -> None:
     config = TrainConfig(
         batch_size=a.batch_size, device="cpu", ema=0.999, log_every=50, sample_every=100, checkpoint_every=100
     )
-    bare, full = [], []
+    bare, plain, full = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.repeats):
-            bare.append(bare_loop(a.steps, a.batch_size))
+            with without_diagnostics():
+                bare.append(bare_loop(a.steps, a.batch_size))
+                plain.append(trainer_loop(a.steps, config, Path(tmp) / f"plain{i}"))
             full.append(trainer_loop(a.steps, config, Path(tmp) / f"run{i}"))
-            print(f"repeat {i}: bare {bare[-1]:.1f} img/s, trainer {full[-1]:.1f} img/s")
-    best_bare, best_full = max(bare), max(full)
+            print(f"repeat {i}: bare {bare[-1]:.1f}, trainer without diagnostics {plain[-1]:.1f}, "
+                  f"trainer {full[-1]:.1f} img/s")  # fmt: skip
+    best_bare, best_plain, best_full = max(bare), max(plain), max(full)
     append_results(
         "Trainer overhead: DCGAN 32 px on digits, CPU",
         [
@@ -79,7 +99,9 @@ def main() -> None:
                 "loop": "Trainer.fit (grad norms, EMA, logs, samples, checkpoints)",
                 "images/s (best of repeats)": f"{best_full:.1f}",
             },
+            {"loop": "Trainer.fit without the diagnostics", "images/s (best of repeats)": f"{best_plain:.1f}"},
             {"loop": "machinery cost", "images/s (best of repeats)": f"{(1 - best_full / best_bare):.1%}"},
+            {"loop": "of which diagnostics", "images/s (best of repeats)": f"{(1 - best_full / best_plain):.1%}"},
         ],
         notes=f"{a.steps} steps, batch {a.batch_size}, log every 50, samples and checkpoints every 100 steps",
     )

@@ -267,3 +267,19 @@ def test_cut_refuses_a_cyclegan_run_and_a_cyclegan_layout_checkpoint(tmp_path, c
     assert main(["translate", str(tmp_path / "cut"), str(tmp_path / "data/testA"), "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "model.safetensors" in err and "do not match" in err
+
+
+def test_a_one_way_model_trained_b_to_a_translates_b_to_a_only(tmp_path, capsys):
+    _unpaired(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["train", "fastcut", "--data", str(tmp_path / "data"), "--out", str(out), "--direction", "BtoA",
+                 "--netG", "resnet_1blocks", "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "1",
+                 "--nce-layers", "0,4", "--num-patches", "4"]) == 0  # fmt: skip
+    assert json.loads((out / "model.json").read_text())["direction"] == "BtoA"
+    assert Translator(out).direction == "BtoA"
+    capsys.readouterr()
+    assert main(["translate", str(out), str(tmp_path / "data/testB"), "--direction", "AtoB",
+                 "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert "was trained BtoA" in capsys.readouterr().err
+    assert main(["eval", "run", str(out), "--data", str(tmp_path / "data"), "--known-answer", "--json"]) == 0
+    assert "BtoA_known_psnr" in json.loads((out / "eval.json").read_text())
