@@ -6,7 +6,8 @@ sample_diagnostics) beside the losses and gradient norms, and returns a :class:`
 warning or failing, with the evidence, the steps it spans and what to try.
 
 - **D overpowering G**: r_t = E[sign(D(real) - t)] near 1 (StyleGAN2-ADA's overfitting heuristic) while
-  D's loss has fallen to a fraction of its start; G's adversarial loss rising is reported beside.
+  D's loss has fallen to a fraction of its start (the median of the first rows); failing when that lasts
+  to the end with G's adversarial loss rising, else a warning.
 - **Mode collapse**: the samples' diversity relative to the data's (base GANs, per class for a
   conditional one), or the MSGAN ratio of a translator's outputs to its inputs, far below 1.
 - **Identity collapse** (translators): G(x) ~ x, its change a small fraction of the data's |y - x|, while
@@ -116,7 +117,7 @@ def d_overpowering(rows: list[Row]) -> Verdict:
     d_loss = series(rows, "D/total")
     if not r_t or not d_loss:
         return Verdict(name, "not measured", "no r_t in the log (a run without a discriminator, or an older log)")
-    start = max(v for _, v in d_loss[:3])
+    start = statistics.median(v for _, v in d_loss[:3])
     loss_at = dict(d_loss)
     flags = [(s, v >= R_T_HIGH and s in loss_at and loss_at[s] <= D_LOSS_FALL * start) for s, v in r_t]
     stretch = longest_stretch(flags)
@@ -127,10 +128,11 @@ def d_overpowering(rows: list[Row]) -> Verdict:
     first, last, to_end = stretch
     g_adv = series(rows, lambda r: _worst(r, "G/adv", sum))
     during = [v for s, v in g_adv if first <= s <= last]
-    rising = f"; G's adversarial loss {during[0]:.3g} -> {during[-1]:.3g}" if len(during) > 1 else ""
+    rising = len(during) < 2 or during[-1] > during[0]
+    trend = f"; G's adversarial loss {during[0]:.3g} -> {during[-1]:.3g}" if len(during) > 1 else ""
     evidence = (f"r_t >= {R_T_HIGH} and D's loss under {D_LOSS_FALL:.0%} of its start ({start:.3g}) for the whole "
-                f"stretch{rising}")  # fmt: skip
-    return Verdict(name, "failing" if to_end else "warning", evidence, (first, last), advice)
+                f"stretch{trend}")  # fmt: skip
+    return Verdict(name, "failing" if to_end and rising else "warning", evidence, (first, last), advice)
 
 
 def mode_collapse(rows: list[Row]) -> Verdict:
