@@ -132,6 +132,10 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
         "(gan.py), wgan (wgan.py: clipping, RMSProp), wgan-gp (wgan_gp.py) (default: nonsaturating)",
     )
     flags.add_config_flags(game, "game", GANGameConfig(), ("r1", "mode_seeking"))
+    digits = digits_recipes().get(spec.name)
+    if digits is not None and digits.loss.mode_seeking:
+        seeking = next(a for a in game._group_actions if a.dest == "game.mode_seeking")
+        seeking.help = seeking.help.replace(")", f"; --data digits: {digits.loss.mode_seeking})")
     flags.add_config_flags(game, "wgan", wgan.WGANConfig())
     flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
     flags.add_config_flags(game, "unroll", UnrollConfig())

@@ -122,7 +122,7 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         ["train", "dcgan", "--data", "digits", "--steps", "3000", "--log-every", "250", *FAST],
     ),
     "digits-cgan": (
-        "class-conditional DCGAN (projection D, conditional BN) on the digits; --label 0..9",
+        "class-conditional DCGAN (projection D, conditional BN, MSGAN mode seeking) on the digits; --label 0..9",
         ["train", "cgan", "--data", "digits", "--conditioning", "projection", "--conditional-bn", "--steps", "3000",
          "--log-every", "250", *FAST],
     ),

@@ -36,9 +36,13 @@ def digits_recipes() -> dict[str, Recipe]:
     good result (measured by benchmarks/bench_digits.py: judge accuracy, class entropy, and for cgan
     the fraction of samples of the requested class). Half DCGAN's widths (ngf = ndf = 32: 8x8 digits
     need no more, and a step is 2.5x faster in fp32 on a CPU); cgan projects the label into D (Miyato &
-    Koyama 2018) and conditions G's batch norm on it: with concatenation alone the class is learnt late."""
+    Koyama 2018) and conditions G's batch norm on it: with concatenation alone the class is learnt late.
+    cgan adds MSGAN's mode-seeking term (weight 1): without it every class collapsed to a few digits
+    (within-class diversity 0.56 of the real digits', lowest class 0.32; with it 0.79 and 0.61)."""
     schedule = Schedule(steps=3000, batch_size=64, lr=2e-4, betas=(0.5, 0.999))
     citation = "digits recipe (benchmarks/bench_digits.py) on DCGAN's optimiser (Radford et al. 2016, section 4)"
     dcgan = Recipe(citation, schedule, GANGameConfig(), DCGANConfig(image_size=32, channels=1, ngf=32, ndf=32))
-    cgan = replace(dcgan, network=replace(dcgan.network, conditioning="projection", conditional_bn=True))
+    conditional = replace(dcgan.network, conditioning="projection", conditional_bn=True)
+    cgan = replace(dcgan, citation=f"{citation}; MSGAN's mode seeking, weight 1 (Mao et al. 2019)",
+                   loss=GANGameConfig(mode_seeking=1.0), network=conditional)  # fmt: skip
     return {"dcgan": dcgan, "cgan": cgan}
