@@ -135,7 +135,7 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     digits = digits_recipes().get(spec.name)
     if digits is not None and digits.loss.mode_seeking:
         seeking = next(a for a in game._group_actions if a.dest == "game.mode_seeking")
-        seeking.help = seeking.help.replace(")", f"; --data digits: {digits.loss.mode_seeking})")
+        seeking.help = f"{seeking.help.removesuffix(')')}; --data digits: {digits.loss.mode_seeking})"
     flags.add_config_flags(game, "wgan", wgan.WGANConfig())
     flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
     flags.add_config_flags(game, "unroll", UnrollConfig())
