@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -63,6 +64,15 @@ def make_objective(model: str, size: int, batch: int):
         data = torch.utils.data.TensorDataset(x, torch.zeros(len(x), dtype=torch.long))
         return GANObjective(G["G"], D["D"], GANGame("nonsaturating")), data
     raise SystemExit(f"unknown model {model}")
+
+
+def current_memory_mb(device: torch.device) -> float:
+    """Memory in use before the first step (networks, optimisers, data; on a CPU the process's resident
+    size, the runtime included): the part of the peak that training steps do not add."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated() / 2**20
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -127,6 +137,7 @@ def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
                          compile=a.compile, fused_optimizer=fused, cpu_swaps=not a.reference)  # fmt: skip
     trainer = Trainer(objective, data, "/tmp/bench_train_unused", config, {"model": a.model})
     stream = batch_stream(data, a.batch, rank=world.rank, world_size=world.size)
+    before_mb = current_memory_mb(trainer.device)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     t_warm = time.perf_counter()
     for _ in range(a.warmup):
@@ -154,7 +165,9 @@ def measure(a: argparse.Namespace, world: World) -> dict[str, object]:
         "fused Adam": fused, "reference layers": a.reference,
         "ms/step": round(ms, 1), "ms/step range": f"{min(block_ms):.0f}-{max(block_ms):.0f}",
         "images/s": round(a.batch * world.size * 1000 / ms, 2),
-        "peak MB": round(peak_memory_mb(trainer.device)), "GFLOP/step": round(flops.get_total_flops() / 1e9, 1),
+        "peak MB": round(peak_memory_mb(trainer.device)),
+        "peak MB above the start": round(peak_memory_mb(trainer.device) - before_mb),
+        "GFLOP/step": round(flops.get_total_flops() / 1e9, 1),
         "TFLOP/s": round(tflops, 3), "MFU %": round(100 * tflops / peak, 1) if peak else "-",
         "warmup s": round(warmup_s, 1),
     }  # fmt: skip
