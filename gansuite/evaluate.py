@@ -184,7 +184,7 @@ def evaluate_run(args: argparse.Namespace) -> None:
     meta = json.loads((run / "model.json").read_text()) if (run / "model.json").is_file() else {}
     spec = MODELS.get(meta.get("model", ""))
     if spec is None or spec.evaluation == "none":
-        raise UserError(f"eval run: {args.a} is not a translation run (a generative model: gansuite eval fid, diagnose)")
+        raise UserError(f"eval run: {args.a} is not a translator (a generative model: gansuite eval fid, diagnose)")
     if args.known_answer and spec.data != "unpaired":
         raise UserError(f"--known-answer: {args.a} is a {spec.data} model; its split already pairs the answers")
     if spec.evaluation == "paired":
