@@ -27,11 +27,10 @@ def diversity(
     real_labels: torch.Tensor | None = None,
 ) -> dict[str, float]:  # fmt: skip
     """``diversity``: the samples' mean pairwise distance over the real data's, per class when labels are
-    given (then averaged), and ``diversity_min``, the lowest class's. 1: as varied as the data; near 0:
+    given (then averaged, with ``diversity_min``, the lowest class's). 1: as varied as the data; near 0:
     one sample drawn again and again (mode collapse)."""
     if sample_labels is None or real_labels is None:
-        ratio = mean_pairwise_distance(samples) / max(mean_pairwise_distance(real), 1e-12)
-        return {"diversity": ratio, "diversity_min": ratio}
+        return {"diversity": mean_pairwise_distance(samples) / max(mean_pairwise_distance(real), 1e-12)}
     ratios = []
     for label in sample_labels.unique().tolist():
         fake, data = samples[sample_labels == label], real[real_labels.to(sample_labels.device) == label]
