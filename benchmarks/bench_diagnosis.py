@@ -76,9 +76,13 @@ def nan_at(step: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def identity_generators() -> Iterator[None]:
-    """Every ResNet generator returns its input (its parameters get no gradient)."""
+    """Every ResNet generator returns its input (its parameters get a zero gradient)."""
     original = ResNetGenerator.forward
-    ResNetGenerator.forward = lambda self, x, layers=(): x if not layers else original(self, x, layers)
+
+    def identity(self, x, layers=()):
+        return x + 0 * self.net[1].weight.sum() if not layers else original(self, x, layers)
+
+    ResNetGenerator.forward = identity
     try:
         yield
     finally:
