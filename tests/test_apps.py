@@ -424,7 +424,9 @@ def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_p
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))  # imports (with the realesrgan extra) land here
 
     bundled = bundled_models()
-    assert {"edges2photo", "srresnet-x4", "srgan-x4", "green2warm", "digits-dcgan", "digits-cgan"} <= set(bundled)
+    expected = {"edges2photo", "srresnet-x4", "srgan-x4", "green2warm", "fastcut-green2warm", "digits-dcgan",
+                "digits-cgan"}  # fmt: skip
+    assert expected <= set(bundled)
     total = sum(f.stat().st_size for m in bundled.values() for f in m.path.iterdir())
     assert total <= 50 * 2**20
     for model in bundled.values():
@@ -433,7 +435,8 @@ def test_bundled_checkpoints_are_small_fp16_load_and_answer_to_their_names(tmp_p
     models = load_models(None, "cpu")
     kinds = {name: m.model for name, m in bundled.items()}
     assert set(models.translators) == {name for name, kind in kinds.items() if kind == "pix2pix"}
-    assert set(models.unpaired) == {name for name, kind in kinds.items() if kind == "cyclegan"}
+    assert set(models.unpaired) == {name for name, kind in kinds.items() if kind in ("cyclegan", "fastcut")}
+    assert list(models.unpaired["fastcut-green2warm"]) == ["AtoB"], "a one-way model offers its one direction"
     assert set(models.gans) == {"digits-dcgan", "digits-cgan"}
     assert {"srresnet-x4 x4", "realesrgan-x4plus x4"} <= set(models.upscalers)  # imported at start
     assert "srgan-x4 x4" not in models.upscalers, "left out of the apps: its lattice texture"
