@@ -248,7 +248,6 @@ def _evaluate_unpaired(args: argparse.Namespace, directions: list[str], cycle: b
     against the split's real images of the other side, when the Inception weights are at hand; with
     ``--known-answer``, PSNR and L1 against the other side's image of the same name (a task whose true
     translation is known); with ``cycle``, the reconstructions F(G(a)) vs a (L1, PSNR)."""
-    from core_gan.data.images import list_images, open_image
     from gansuite.inference import Translator
 
     models = {d: Translator(args.a, args.device, direction=d) for d in directions}
@@ -290,8 +289,6 @@ def _score(scores: dict[str, list[float]], name: str, output: np.ndarray, target
 
 def _known_answer(answers: dict[str, Path], path: Path, other: str, shape: tuple[int, ...]) -> np.ndarray:
     """The other side's image named like ``path``, which ``--known-answer`` says is its true translation."""
-    from core_gan.data.images import open_image
-
     if path.stem not in answers:
         raise UserError(f"--known-answer: {path} has no image of the same name in the {other} split")
     answer = np.asarray(open_image(answers[path.stem]))
