@@ -75,7 +75,7 @@ def sample_diversity(run: Path) -> tuple[dict[str, float], torch.Tensor, int]:
     the dashboard; the number of classes."""
     from core_gan.metrics.diversity import diversity
     from gansuite.inference import BaseGANModel
-    from gansuite.train import load_base_data
+    from gansuite.training import load_base_data
 
     model = BaseGANModel(run)
     config = model.meta["config"]

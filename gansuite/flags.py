@@ -122,9 +122,15 @@ def replace(defaults: Any, args: argparse.Namespace, group: str) -> Any:
     others (its field's ``needs``) is refused, naming what it needs."""
     values = given(args, group)
     config = dataclasses.replace(defaults, **values)
-    for name in values:
+    refuse_unmet_needs(config, values)
+    return config
+
+
+def refuse_unmet_needs(config: Any, names: Iterable[str]) -> None:
+    """Refuse the first of the fields ``names`` of ``config`` that means nothing with the others (its
+    ``needs``), naming its flag and what it needs."""
+    for name in names:
         need = unmet_need(config, name)
         if need is not None:
             other, _, value = need.partition(" ")
             raise UserError(f"{flag_name(name)}: only used with {flag_name(other)} {value}")
-    return config

@@ -6,8 +6,9 @@ and the bundled sample photos stay unseen.
     python -m recipes.bundled --only edges2photo
     python -m recipes.bundled --readme-figures docs
 
-Each recipe is one `gansuite train` command (seed 0) on data cut once from the corpus
-(`runs/bundled/data`), run after the one it starts from (`--init`) when that is missing. The finished
+Each recipe is a run in typed configs (gansuite.training.Training, seed 0) on data cut once from the
+corpus (`runs/bundled/data`), trained by gansuite.training.train after the run it starts from (its
+`init`) when that is missing; its card gives the `gansuite train` command that makes the same run. The finished
 run in `runs/bundled/NAME` is exported to `gansuite/checkpoints/NAME` as fp16 safetensors +
 `model.json` + `training.json` (the commands, training minutes as logged by the trainer, parameters,
 the last logged figures and the figures measured on unseen photos, which the apps' model cards show).
@@ -20,7 +21,9 @@ import argparse
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import safetensors.torch
@@ -30,122 +33,150 @@ from tqdm import tqdm
 from core_gan.checkpoint import write_json
 from core_gan.data.builders import EdgeConfig, build_edges, photo_and_edges, sr_crops
 from core_gan.data.images import list_images, open_image, readable, resize_short_side
-from core_gan.hints import evaluation_hints, painted_over
+from core_gan.errors import UserError
+from core_gan.hints import HintConfig, evaluation_hints, painted_over
 from core_gan.pixels import signed
+from core_gan.recipe import Recipe, Schedule
+from core_gan.trainer import TrainConfig
 from gansuite.cli import main as cli
 from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
+from gansuite.train import command
+from gansuite.training import Direction, EvalConfig, GANData, SRData, Training, TranslationData
+from gansuite.training import train as fit
+from translation import cut, cyclegan, pix2pix, srgan
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "datasets" / "samples"
 RUNS = ROOT / "runs" / "bundled"
-FAST = ["--precision", "auto"]  # bf16 where this CPU computes it natively (core_gan.device.auto_precision)
 SR_DATA = RUNS / "data" / "sr"
+SR_TRAIN = SRData(SR_DATA / "train", val=SR_DATA / "val")
+EDGES = TranslationData(RUNS / "data" / "edges")
+SCENES = RUNS / "data" / "green2warm"
 DOMAINS = {name: ["green", "warm"] for name in ("green2warm", "fastcut-green2warm", "fastcut-warm2green")}
 """Unpaired models: the names of domains A and B, shown by the app's direction picker."""
 
 
-def fine_tune(init: Path) -> list[str]:
-    """SRResNet from ``init``'s weights, a warm restart: 4,000 steps at lr 1e-4 decayed linearly to 0."""
-    return ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"),
-            "--init", str(init), "--lr", "1e-4", "--steps", "4000", "--decay-steps", "4000",
-            "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
+def cadence(log: int, sample: int = 1000, checkpoint: int = 1000) -> TrainConfig:
+    """Steps between logged rows, sample grids and checkpoints; bf16 where this CPU computes it natively
+    (core_gan.device.auto_precision), seed 0."""
+    return TrainConfig(precision="auto", log_every=log, sample_every=sample, checkpoint_every=checkpoint)
 
 
-def fastcut(text: str, direction: str) -> tuple[str, list[str]]:
+def steps(recipe: Recipe, n: int, **changes: Any) -> Schedule:
+    """The recipe's optimiser for ``n`` steps (in place of its epochs), with ``changes``."""
+    return replace(recipe.schedule, steps=n, epochs=0, **changes)
+
+
+SRRESNET = srgan.SRRESNET.recipe
+
+
+def fine_tune(init: str) -> Training:
+    """SRResNet from runs/bundled/``init``'s weights, a warm restart: 4,000 steps at lr 1e-4 decayed linearly to 0."""
+    schedule = steps(SRRESNET, 4000, lr=1e-4, decay_steps=4000)
+    return Training("srresnet", SR_TRAIN, init=RUNS / init, schedule=schedule, runtime=cadence(250, 500, 500))
+
+
+def fastcut(text: str, direction: Direction) -> tuple[str, Training]:
     """FastCUT one way on green2warm's domains and scenes, at about the cost of green2warm's CycleGAN per way."""
     description = (
         f"FastCUT {text} on green2warm's domains and scenes: a resnet_6blocks G with ngf 16 (instance norm, "
         "anti-aliased sampling: the code's defaults), a 34 px PatchGAN (ndf 32) seeing its inputs through "
         "DiffAugment (translation + cutout); lambda_NCE 10, flip equivariance, 4,000 steps"
     )
-    return description, ["train", "fastcut", "--data", str(RUNS / "data" / "green2warm"), "--direction", direction,
-                         "--load-size", "256", "--crop-size", "256", "--netG", "resnet_6blocks", "--ngf", "16",
-                         "--ndf", "32", "--n-layers-d", "2", "--diffaugment", "translation+cutout", "--steps", "4000",
-                         "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500", *FAST]  # fmt: skip
+    recipe = cut.FASTCUT.recipe
+    return description, Training(
+        "fastcut", TranslationData(SCENES, crop_size=256, load_size=256, direction=direction),
+        network=replace(recipe.network, netG="resnet_6blocks", ngf=16, ndf=32, n_layers_d=2),
+        loss=replace(recipe.loss, diffaugment="translation+cutout"), schedule=steps(recipe, 4000),
+        runtime=cadence(250, 500, 500),
+    )  # fmt: skip
 
 
-def restart(init: str, *flags: str) -> list[str]:
-    """pix2pix on the edges from the G of runs/bundled/``init`` (a fresh D), EMA 0.999, with the stage's ``flags``."""
-    return ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / init), *flags,
-            "--ema", "0.999", *FAST]  # fmt: skip
-
-
-SEPARATED = ("--gan-high-pass", "4", "--lambda-gradient", "400", "--gradient-sigma", "2")
+PIX2PIX = pix2pix.SPEC.recipe
+EDGES_NETWORK = replace(PIX2PIX.network, ngf=32, upsample="resize", norm="instance")
+"""The edges models' networks: unet_256 with ngf 32, resize-convolutions and instance norm."""
+SEPARATED = replace(PIX2PIX.loss, gan_high_pass=4, lambda_gradient=400, gradient_sigma=2)
 """Frequency separation (D sees the images less their sigma-4 blur) and the gradient-map L1 of sigma-2 blurs."""
+HINTS = HintConfig(hint_p=0.04, hint_none_share=0.3)
+"""Hint count Geometric(0.04) - 1 (mean 24), 30 % of images without hints."""
 
 
-def means_stage(init: str, lambda_colour: int, steps: int) -> list[str]:
+def restart(init: str, loss: Any, schedule: Schedule, runtime: TrainConfig) -> Training:
+    """pix2pix on the edges from the G of runs/bundled/``init`` (a fresh D), EMA 0.999."""
+    return Training("pix2pix", EDGES, init=RUNS / init, loss=loss, schedule=replace(schedule, ema=0.999),
+                    runtime=runtime)  # fmt: skip
+
+
+def means_stage(init: str, lambda_colour: int, n: int) -> Training:
     """A restart with frequency separation, the pixel L1 at 50 and the local-means L2 at ``lambda_colour``."""
-    cadence = ("--log-every", "100", "--sample-every", str(steps // 3), "--checkpoint-every", "300")
-    return restart(init, *SEPARATED, "--lambda-l1", "50", "--lambda-colour", str(lambda_colour), "--steps", str(steps),
-                   *cadence)  # fmt: skip
+    loss = replace(SEPARATED, lambda_l1=50, lambda_colour=lambda_colour)
+    return restart(init, loss, steps(PIX2PIX, n), cadence(100, n // 3, 300))
 
 
-# name -> (description, gansuite arguments without --out)
-RECIPES: dict[str, tuple[str, list[str]]] = {
+# name -> (description, the run)
+RECIPES: dict[str, tuple[str, Training]] = {
     "edges2photo": (
         "pix2pix edges + colour hints -> photo, warm-started from the hint-less edges2photo, on the corpus's "
         "train scenes; hints drawn from the photos as Zhang et al. 2017 do",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-hints"),
-         "--hint-p", "0.04", "--hint-none-share", "0.3", "--gan-high-pass", "4", "--lambda-gradient", "1000",
-         "--gradient-sigma", "2", "--lambda-l1", "50", "--lambda-colour", "1200", "--ema", "0.995", "--batch-size",
-         "4", "--lr", "1e-4", "--steps", "900", "--log-every", "50", "--sample-every", "450", "--checkpoint-every",
-         "100", "--eval-every", "450", "--eval-samples", "64", *FAST],
+        Training("pix2pix", EDGES, init=RUNS / "edges2photo-hints", hints=HINTS,
+                 loss=replace(SEPARATED, lambda_gradient=1000, lambda_l1=50, lambda_colour=1200),
+                 schedule=steps(PIX2PIX, 900, ema=0.995, batch_size=4, lr=1e-4), runtime=cadence(50, 450, 100),
+                 evaluation=EvalConfig(every=450, samples=64)),
     ),
     "srresnet-x4": (
         "SRResNet x4 (16 blocks, no BN, MSE) on 96 px crops of HR tiles of the offline-photos corpus's 159 train "
         "photos at 1080 px: srresnet-x4-base (7,500 steps), then two restarts of 4,000 steps from the weights "
         "before (srresnet-x4-ft, then this run), each at lr 1e-4 decayed linearly to 0",
-        fine_tune(RUNS / "srresnet-x4-ft"),
+        fine_tune("srresnet-x4-ft"),
     ),
     "srgan-x4": (
         "SRGAN x4 from srresnet-x4 on the same HR tiles: MSE content loss (VGG19 weights are not available "
         "offline) + 1e-3 adversarial",
-        ["train", "srgan", "--data", str(SR_DATA / "train"), "--init", str(RUNS / "srresnet-x4"), "--steps", "400",
-         "--content-loss", "mse", "--log-every", "100", "--sample-every", "200", "--checkpoint-every", "200", *FAST],
+        Training("srgan", SRData(SR_DATA / "train"), init=RUNS / "srresnet-x4",
+                 loss=replace(srgan.SRGAN.recipe.loss, content_loss="mse"), schedule=steps(srgan.SRGAN.recipe, 400),
+                 runtime=cadence(100, 200, 200)),
     ),
     "green2warm": (
         "CycleGAN green foliage <-> warm tones (autumn leaves, golden light, sand) on 256 px corpus scenes split by "
         "a hue rule (recipes/bundled.py domain): unet_256 generators with ngf 16, no normalisation (a colour "
         "task: instance norm would erase each image's colours), no identity term, 34 px PatchGANs (ndf 32) "
         "seeing their inputs through DiffAugment (translation + cutout); the paper's cycle weights 10, 4,000 steps",
-        ["train", "cyclegan", "--data", str(RUNS / "data" / "green2warm"), "--load-size", "256", "--crop-size",
-         "256", "--netG", "unet_256", "--ngf", "16", "--ndf", "32", "--norm", "none", "--n-layers-d", "2",
-         "--lambda-identity", "0", "--diffaugment", "translation+cutout", "--steps", "4000", "--log-every", "250",
-         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        Training("cyclegan", TranslationData(SCENES, crop_size=256, load_size=256),
+                 network=replace(cyclegan.SPEC.recipe.network, netG="unet_256", ngf=16, ndf=32, norm="none",
+                                 n_layers_d=2),
+                 loss=replace(cyclegan.SPEC.recipe.loss, lambda_identity=0, diffaugment="translation+cutout"),
+                 schedule=steps(cyclegan.SPEC.recipe, 4000), runtime=cadence(250, 500, 500)),
     ),
     "fastcut-green2warm": fastcut("green -> warm", "AtoB"),
     "fastcut-warm2green": fastcut("warm -> green", "BtoA"),
     "digits-dcgan": (
         "DCGAN on scikit-learn's 1,797 handwritten digits at 32 px",
-        ["train", "dcgan", "--data", "digits", "--steps", "3000", "--log-every", "250", *FAST],
+        Training("dcgan", GANData("digits"), runtime=cadence(250)),
     ),
     "digits-cgan": (
         "class-conditional DCGAN (projection D, conditional BN, MSGAN mode seeking) on the digits; --label 0..9",
-        ["train", "cgan", "--data", "digits", "--conditioning", "projection", "--conditional-bn", "--steps", "3000",
-         "--log-every", "250", *FAST],
+        Training("cgan", GANData("digits"), runtime=cadence(250)),
     ),
 }  # fmt: skip
 
-BASES: dict[str, tuple[str, list[str]]] = {
+BASES: dict[str, tuple[str, Training]] = {
     "edges2photo-base": (
         "pix2pix (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999), the paper's objective, 7,500 steps",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--ngf", "32", "--ndf", "64",
-         "--upsample", "resize", "--norm", "instance", "--ema", "0.999", "--steps", "7500", "--log-every", "250",
-         "--sample-every", "500", "--checkpoint-every", "500", *FAST],
+        Training("pix2pix", EDGES, network=EDGES_NETWORK, schedule=steps(PIX2PIX, 7500, ema=0.999),
+                 runtime=cadence(250, 500, 500)),
     ),
     "edges2photo-gradient": (
         "edges2photo-base, then 3,000 steps from its G (fresh D) with the cGAN term at 0.25 and an L1 between "
         "gradient maps of sigma-2 blurred images (weight 400)",
-        restart("edges2photo-base", "--lambda-gan", "0.25", "--lambda-gradient", "400", "--gradient-sigma", "2",
-                "--steps", "3000", "--log-every", "250", "--sample-every", "500", "--checkpoint-every", "500"),
+        restart("edges2photo-base", replace(PIX2PIX.loss, lambda_gan=0.25, lambda_gradient=400, gradient_sigma=2),
+                steps(PIX2PIX, 3000), cadence(250, 500, 500)),
     ),
     "edges2photo-colour": (
         "edges2photo-gradient, then 1,000 steps from its G (fresh D): frequency separation (D sees the images "
         "less their sigma-4 blur), the cGAN term at 1, the gradient term and an L2 between 16 px local means",
-        restart("edges2photo-gradient", *SEPARATED, "--lambda-colour", "100", "--steps", "1000", "--log-every", "100",
-                "--sample-every", "500", "--checkpoint-every", "250"),
+        restart("edges2photo-gradient", replace(SEPARATED, lambda_colour=100), steps(PIX2PIX, 1000),
+                cadence(100, 500, 250)),
     ),
     "edges2photo-l1": (
         "edges2photo-colour, then 1,800 steps from its G (fresh D) with the pixel L1 at 50 and the local-means L2 "
@@ -159,10 +190,10 @@ BASES: dict[str, tuple[str, list[str]]] = {
     "edges2photo-hints": (
         "edges2photo-nohints with colour hints (zero-initialised hint channels), 4,000 steps at batch 4: hint count "
         "Geometric(0.04) - 1 (mean 24), 30 % of images without hints; the last stage's objective",
-        ["train", "pix2pix", "--data", str(RUNS / "data" / "edges"), "--init", str(RUNS / "edges2photo-nohints"),
-         "--hints", "--hint-p", "0.04", "--hint-none-share", "0.3", *SEPARATED, "--lambda-l1", "50",
-         "--lambda-colour", "1200", "--ema", "0.998", "--batch-size", "4", "--steps", "4000", "--log-every", "50",
-         "--sample-every", "500", "--checkpoint-every", "100", "--eval-every", "500", "--eval-samples", "64", *FAST],
+        Training("pix2pix", EDGES, init=RUNS / "edges2photo-nohints", network=replace(EDGES_NETWORK, hints=True),
+                 hints=HINTS, loss=replace(SEPARATED, lambda_l1=50, lambda_colour=1200),
+                 schedule=steps(PIX2PIX, 4000, ema=0.998, batch_size=4), runtime=cadence(50, 500, 100),
+                 evaluation=EvalConfig(every=500, samples=64)),
     ),
     "edges2photo-nohints": (
         "pix2pix edges -> photo (unet_256, ngf 32, resize-convolutions, instance norm, EMA 0.999), the bundled model "
@@ -171,16 +202,16 @@ BASES: dict[str, tuple[str, list[str]]] = {
     ),
     "srresnet-x4-base": (
         "SRResNet x4 (16 blocks, no BN, MSE; lr 2e-4 decayed linearly over the second half), 7,500 steps",
-        ["train", "srresnet", "--data", str(SR_DATA / "train"), "--val-data", str(SR_DATA / "val"), "--no-batch-norm",
-         "--lr", "2e-4", "--steps", "7500", "--decay-steps", "3750", "--log-every", "250", "--sample-every", "500",
-         "--checkpoint-every", "500", *FAST],
+        Training("srresnet", SR_TRAIN,
+                 network=replace(SRRESNET.network, batch_norm=False),
+                 schedule=steps(SRRESNET, 7500, lr=2e-4, decay_steps=3750), runtime=cadence(250, 500, 500)),
     ),
     "srresnet-x4-ft": (
         "srresnet-x4-base, then 4,000 steps from its weights at lr 1e-4 decayed linearly to 0",
-        fine_tune(RUNS / "srresnet-x4-base"),
+        fine_tune("srresnet-x4-base"),
     ),
 }  # fmt: skip
-"""Runs that a recipe starts from (its ``--init``) and that are not bundled themselves: trained first when
+"""Runs that a recipe starts from (its ``init``) and that are not bundled themselves: trained first when
 missing; their commands and minutes are part of the bundled model's card."""
 
 
@@ -315,15 +346,14 @@ def last_figures(run: Path) -> dict[str, float]:
     return figures
 
 
-def flag(args: list[str], name: str) -> str | None:
-    """The value of flag ``name`` in a recipe's arguments, if it has one."""
-    return args[args.index(name) + 1] if name in args else None
+def init_run(run: Training) -> Path | None:
+    """The run a recipe starts from, if any."""
+    return Path(run.init) if run.init is not None else None
 
 
-def init_run(args: list[str]) -> Path | None:
-    """The run a recipe starts from (its ``--init``), if any."""
-    init = flag(args, "--init")
-    return Path(init) if init is not None else None
+def data_of(run: Training) -> str:
+    """The data a recipe trains on: a folder, or a built-in dataset's name."""
+    return str(getattr(run.data, "source", None) or run.data.root)  # type: ignore[union-attr]
 
 
 def exported_stand_in(name: str) -> dict | None:
@@ -348,8 +378,8 @@ def command_line(name: str) -> str:
     stand_in = exported_stand_in(name)
     if stand_in is not None:
         return stand_in["command"]
-    args = (RECIPES | BASES)[name][1]
-    return "gansuite " + " ".join([*args, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", "")
+    argv = command((RECIPES | BASES)[name][1])
+    return "gansuite " + " ".join([*argv, "--out", f"runs/bundled/{name}"]).replace(f"{ROOT}/", "")
 
 
 def export(name: str, description: str, run: Path) -> Path:
@@ -375,7 +405,7 @@ def export(name: str, description: str, run: Path) -> Path:
 def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     """The model's card figures, measured by the benchmarks' own code on images it never saw."""
     kind = json.loads((model / "model.json").read_text())["model"]
-    data = Path(flag(RECIPES[name][1], "--data") or "")
+    data = Path(data_of(RECIPES[name][1]))
     if kind == "pix2pix" and json.loads((model / "model.json").read_text())["config"].get("hints"):
         from benchmarks.bench_edges2photo import evaluate_hints
 
@@ -475,18 +505,20 @@ def main() -> None:
 
 
 def train(name: str, corpus: Path, retrain: bool) -> None:
-    """Train runs/bundled/NAME on data cut from the corpus, first its ``--init`` run when that is missing."""
-    args, run = (RECIPES | BASES)[name][1], RUNS / name
+    """Train runs/bundled/NAME on data cut from the corpus, first its ``init`` run when that is missing."""
+    recipe, run = (RECIPES | BASES)[name][1], RUNS / name
     if not retrain and (run / "model.safetensors").is_file():
         return
-    base = init_run(args)
+    base = init_run(recipe)
     if base is not None:
         train(base.name, corpus, retrain=False)
-    prepare = PREPARE.get(flag(args, "--data") or "")
+    prepare = PREPARE.get(data_of(recipe))
     if prepare is not None:
         prepare(corpus)
-    if cli([*args, "--out", str(run)]) != 0:
-        raise SystemExit(f"{name}: training failed")
+    try:
+        fit(recipe, run)
+    except UserError as e:
+        raise SystemExit(f"{name}: {e}") from e
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 splits CycleGAN's two domains, and held-out splits that stay held out."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import safetensors.torch
@@ -57,20 +58,18 @@ def test_domains_come_from_the_train_scenes_and_hold_out_val_and_test(tmp_path, 
 def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbundled_base(tmp_path, monkeypatch):
     trained = []
 
-    def fake_cli(args):
-        run = args[args.index("--out") + 1]
-        trained.append(run.rsplit("/", 1)[-1])
+    def fake_fit(run, out):
+        trained.append(Path(out).name)
         out = tmp_path / trained[-1]
         out.mkdir(exist_ok=True)
         safetensors.torch.save_file({"w": torch.ones(2)}, out / "model.safetensors")
         (out / "model.json").write_text("{}")
         (out / "config.json").write_text(json.dumps({"params": {"G": 2}}))
         (out / "metrics.jsonl").write_text(json.dumps({"step": 100, "time": 60.0}) + "\n")
-        return 0
 
     monkeypatch.setattr(bundled, "RUNS", tmp_path)
     monkeypatch.setattr(bundled, "CHECKPOINTS", tmp_path / "checkpoints")
-    monkeypatch.setattr(bundled, "cli", fake_cli)
+    monkeypatch.setattr(bundled, "fit", fake_fit)
     prepared = []
     monkeypatch.setitem(bundled.PREPARE, str(bundled.SR_DATA / "train"), prepared.append)
     bundled.train("srgan-x4", tmp_path, retrain=True)
@@ -96,8 +95,8 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
 
 
 def test_every_recipe_reads_a_built_in_dataset_or_data_cut_from_the_corpus():
-    for name, (_, args) in (bundled.RECIPES | bundled.BASES).items():
-        data = bundled.flag(args, "--data")
+    for name, (_, run) in (bundled.RECIPES | bundled.BASES).items():
+        data = bundled.data_of(run)
         assert data == "digits" or data in bundled.PREPARE, f"{name}: nothing prepares --data {data}"
 
 

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from helpers.runs import assert_same_networks, full_and_resumed, unpaired_images
 from PIL import Image
 from torch import nn
 
+from core_gan.models.translators import sequential_features
 from core_gan.nn import count_parameters
 from core_gan.trainer import TrainConfig, Trainer
 from gansuite.cli import main
@@ -95,14 +97,7 @@ class PixelwiseG(nn.Module):
         self.net = nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 1), nn.ReLU(), nn.Conv2d(8, 3, 1))
 
     def forward(self, x, layers=()):
-        if not layers:
-            return self.net(x)
-        out = []
-        for i, layer in enumerate(self.net[: max(layers) + 1]):
-            x = layer(x)
-            if i in layers:
-                out.append(x)
-        return out
+        return sequential_features(self.net, x, layers) if layers else self.net(x)
 
 
 def test_flip_equivariance_flips_the_query_features_back():
@@ -177,32 +172,17 @@ def test_resume_is_bitwise_identical_with_the_lazily_created_head(tmp_path, loss
         assert len(objective.auxiliaries) == 0, "F does not exist before the first batch"
         return Trainer(objective, data, tmp_path / run, replace(config, steps=steps), {"model": "cut"})
 
-    full = trainer("full", 6)
-    full.fit()
-    trainer("part", 3).fit()
-    resumed = trainer("part", 6)
-    resumed.fit(resume=True)
-    for name in ("generators", "discriminators", "auxiliaries"):
-        a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
-        assert a.keys() == b.keys() and len(a) > 0
-        assert all(torch.equal(a[k], b[k]) for k in a), name
+    full, resumed = full_and_resumed(trainer)
+    assert_same_networks(full, resumed, ("generators", "discriminators", "auxiliaries"))
     assert full.opt_aux is not None and resumed.opt_aux is not None
     steps = [s["step"] for s in resumed.opt_aux.state_dict()["state"].values()]
     assert all(int(s) == 6 for s in steps), "F's optimiser state was restored, then stepped"
     assert resumed.sched_aux.last_epoch == full.sched_aux.last_epoch == 6
 
 
-def _unpaired(root, n=3, size=36):
-    rng = np.random.default_rng(0)
-    for side in ("trainA", "trainB", "testA", "testB"):
-        (root / side).mkdir(parents=True)
-        for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (size, size, 3)).astype(np.uint8)).save(root / side / f"{i}.png")
-
-
 @pytest.mark.parametrize("model", ["cut", "fastcut"])
 def test_cli_train_translate_evaluate_and_export(tmp_path, capsys, model):
-    _unpaired(tmp_path / "data")
+    unpaired_images(tmp_path / "data", 3, 36)
     out = tmp_path / "run"
     args = ["train", model, "--data", str(tmp_path / "data"), "--out", str(out), "--netG", "resnet_2blocks",
             "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "3", "--log-every", "1", "--sample-every",
@@ -230,7 +210,7 @@ def test_cli_train_translate_evaluate_and_export(tmp_path, capsys, model):
 
 
 def test_known_answer_scores_the_translation_against_the_images_of_the_same_name(tmp_path, capsys):
-    _unpaired(tmp_path / "data")
+    unpaired_images(tmp_path / "data", 3, 36)
     out = tmp_path / "run"
     assert main(["train", "cut", "--data", str(tmp_path / "data"), "--out", str(out), "--netG", "resnet_1blocks",
                  "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "1", "--nce-layers", "0,4",
@@ -251,7 +231,7 @@ def test_known_answer_scores_the_translation_against_the_images_of_the_same_name
 
 
 def test_cut_refuses_a_cyclegan_run_and_a_cyclegan_layout_checkpoint(tmp_path, capsys):
-    _unpaired(tmp_path / "data")
+    unpaired_images(tmp_path / "data", 3, 36)
     common = ["--data", str(tmp_path / "data"), "--netG", "resnet_1blocks", "--ngf", "4", "--ndf", "4",
               "--crop-size", "32", "--steps", "1"]  # fmt: skip
     assert main(["train", "cyclegan", *common, "--out", str(tmp_path / "cg")]) == 0
@@ -270,7 +250,7 @@ def test_cut_refuses_a_cyclegan_run_and_a_cyclegan_layout_checkpoint(tmp_path, c
 
 
 def test_a_one_way_model_trained_b_to_a_translates_b_to_a_only(tmp_path, capsys):
-    _unpaired(tmp_path / "data")
+    unpaired_images(tmp_path / "data", 3, 36)
     out = tmp_path / "run"
     assert main(["train", "fastcut", "--data", str(tmp_path / "data"), "--out", str(out), "--direction", "BtoA",
                  "--netG", "resnet_1blocks", "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "1",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from helpers.runs import assert_same_networks, full_and_resumed, unpaired_images
 from PIL import Image
 from torch import nn
 
@@ -104,19 +105,11 @@ def test_both_directions_keep_shapes_and_discriminators_are_unconditional():
     assert {"D_A", "D_B", "total"} <= d.keys()
 
 
-def _unpaired(root, n=4, size=32):
-    rng = np.random.default_rng(0)
-    for side in ("trainA", "trainB", "testA", "testB"):
-        (root / side).mkdir(parents=True)
-        for i in range(n):
-            Image.fromarray(rng.integers(0, 256, (size, size, 3)).astype(np.uint8)).save(root / side / f"{i}.png")
-
-
 def test_resume_is_bitwise_identical_with_two_optimizers_and_the_pools(tmp_path):
     from core_gan.data.folders import UnpairedFolder
     from core_gan.data.transforms import PairedTransformConfig
 
-    _unpaired(tmp_path / "data")
+    unpaired_images(tmp_path / "data", 4, 32)
     transform = PairedTransformConfig("none", flip=False)
     config = TrainConfig(steps=6, batch_size=1, device="cpu", log_every=2, sample_every=6, checkpoint_every=3)
 
@@ -127,19 +120,11 @@ def test_resume_is_bitwise_identical_with_two_optimizers_and_the_pools(tmp_path)
         data = UnpairedFolder(tmp_path / "data", transform=transform, seed=0)
         return Trainer(objective, data, tmp_path / run, replace(config, steps=steps), {"model": "cyclegan"})
 
-    full = trainer("full", 6)
-    full.fit()
-    trainer("part", 3).fit()
-    resumed = trainer("part", 6)
-    resumed.fit(resume=True)
-    for k, v in full.generators.state_dict().items():
-        assert torch.equal(v, resumed.generators.state_dict()[k]), k
-    for k, v in full.discriminators.state_dict().items():
-        assert torch.equal(v, resumed.discriminators.state_dict()[k]), k
+    assert_same_networks(*full_and_resumed(trainer))
 
 
 def test_cli_train_and_translate_both_directions(tmp_path, capsys):
-    _unpaired(tmp_path / "data", size=36)
+    unpaired_images(tmp_path / "data", 4, 36)
     out = tmp_path / "run"
     args = ["train", "cyclegan", "--data", str(tmp_path / "data"), "--out", str(out), "--netG", "resnet_2blocks",
             "--ngf", "4", "--ndf", "4", "--crop-size", "32", "--steps", "3", "--log-every", "1",
@@ -166,7 +151,7 @@ def test_cli_train_and_translate_both_directions(tmp_path, capsys):
 
 
 def test_a_warm_restart_starts_the_generators_from_an_init_run_and_keeps_its_networks(tmp_path, capsys):
-    _unpaired(tmp_path / "data", size=36)
+    unpaired_images(tmp_path / "data", 4, 36)
     common = ["--data", str(tmp_path / "data"), "--crop-size", "32", "--steps", "1", "--log-every", "1",
               "--sample-every", "1", "--checkpoint-every", "1", "--device", "cpu"]  # fmt: skip
     first = tmp_path / "first"

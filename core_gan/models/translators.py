@@ -181,14 +181,18 @@ class ResNetGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, layers: Sequence[int] = ()) -> torch.Tensor | list[torch.Tensor]:
-        if not layers:
-            return self.net(x)
-        features = []
-        for i, layer in enumerate(self.net[: max(layers) + 1]):
-            x = layer(x)
-            if i in layers:
-                features.append(x)
-        return features
+        return sequential_features(self.net, x, layers) if layers else self.net(x)
+
+
+def sequential_features(net: nn.Sequential, x: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+    """The outputs of ``net``'s layers numbered ``layers`` for input ``x`` (the layers after the last
+    of them are not run): what CUT's PatchNCE reads of an encoder."""
+    features = []
+    for i, layer in enumerate(net[: max(layers) + 1]):
+        x = layer(x)
+        if i in layers:
+            features.append(x)
+    return features
 
 
 class PatchDiscriminator(nn.Module):
