@@ -21,8 +21,7 @@ class Schedule:
     """The optimisation part of a recipe. ``epochs`` > 0 sets the length in passes over the data,
     else ``steps`` (generator steps). ``decay_fraction``: with the ``linear`` policy the learning
     rates decay to 0 over this last fraction of the run (pix2pix: the second 100 of 200 epochs); with
-    ``step`` they are multiplied by 0.1 after each such fraction (SRGAN: 1e-4, then 1e-5).
-    ``decay_steps`` replaces the fraction by a number of steps (None: the fraction)."""
+    ``step`` they are multiplied by 0.1 after each such fraction (SRGAN: 1e-4, then 1e-5)."""
 
     steps: int = option(10_000, "total generator steps", low=1)
     epochs: int = option(0, "total epochs over the data (0: use --steps)", low=0)
@@ -35,7 +34,9 @@ class Schedule:
     lr_policy: LRPolicy = option("linear", "learning-rate schedule")
     decay_fraction: float = option(0.0, "the last fraction of the run over which the lrs decay", low=0, high=1)
     ema: float = option(0.0, "decay of the EMA of G's weights (0: off; 0.999 is typical)", low=0, high=1)
-    decay_steps: int | None = None
+    decay_steps: int | None = option(
+        None, "decay the lrs over the last N steps (default: the recipe's fraction of the run)", low=0
+    )
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def add_config_flags(
                 kwargs.update(type=finite(), nargs=len(typing.get_args(hint)), metavar="X")
             else:
                 kwargs["metavar"] = field.name.upper()
-            help_text += f" (default: {default})"
+            help_text += f" (default: {default})" if default is not None else ""
         parser.add_argument(flag_name(field.name), help=help_text, **kwargs)
 
 

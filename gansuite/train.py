@@ -18,7 +18,6 @@ from typing import Any
 
 from core_gan.data.digits import digits_recipes
 from core_gan.data.transforms import PREPROCESS
-from core_gan.gans import wgan, wgan_gp
 from core_gan.gans.cgan import ACGANConfig
 from core_gan.gans.gan import GANGameConfig, UnrollConfig
 from core_gan.hints import HintConfig
@@ -30,11 +29,13 @@ from core_gan.trainer import TrainConfig
 from gansuite import flags, training
 from gansuite.registry import MODELS, ModelSpec
 from gansuite.training import (
+    GAMES,
     EvalConfig,
     GANData,
     SRData,
     Training,
     TranslationData,
+    data_path,
     game_name,
     init_network,
     recipe_for,
@@ -43,7 +44,7 @@ from gansuite.training import (
 from translation.esrgan import RRDBNetConfig
 from translation.srgan import SCALES
 
-SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema")
+SCHEDULE_FLAGS = ("steps", "epochs", "batch_size", "lr", "lr_d", "lr_policy", "ema", "decay_steps")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,9 +72,6 @@ def add_train_parsers(sub: argparse._SubParsersAction, parents: list[argparse.Ar
         elif spec.name in digits_recipes():
             digits = digits_recipes()[spec.name].schedule.steps
             steps.help = f"total generator steps (default: {spec.recipe.schedule.steps}; --data digits: {digits})"
-        schedule.add_argument("--decay-steps", type=flags.count(0), dest="schedule.decay_steps", metavar="N",
-                              default=argparse.SUPPRESS, help="decay the lrs over the last N steps "
-                              "(default: the recipe's fraction of the run)")  # fmt: skip
         flags.add_config_flags(p.add_argument_group("runtime"), "runtime", TrainConfig())
         FAMILY_FLAGS[spec.family](p, spec)
 
@@ -109,8 +107,8 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
     if digits is not None and digits.loss.mode_seeking:
         seeking = next(a for a in game._group_actions if a.dest == "game.mode_seeking")
         seeking.help = f"{seeking.help.removesuffix(')')}; --data digits: {digits.loss.mode_seeking})"
-    flags.add_config_flags(game, "wgan", wgan.WGANConfig())
-    flags.add_config_flags(game, "wgan_gp", wgan_gp.WGANGPConfig())
+    for g in GAMES.values():
+        flags.add_config_flags(game, g.flags, g.config())
     flags.add_config_flags(game, "unroll", UnrollConfig())
     if spec.data == "class-conditional":
         flags.add_config_flags(game, "acgan", ACGANConfig())
@@ -121,7 +119,8 @@ def add_base_flags(p: argparse.ArgumentParser, spec: ModelSpec) -> None:
 def add_eval_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--eval-every", type=flags.count(0), help=f"steps between evaluations: {what} "
                    "(0: never; default: every checkpoint when there is validation data, else never)")  # fmt: skip
-    p.add_argument("--eval-samples", type=flags.count(1), default=1000, help="images per evaluation (default 1000)")
+    p.add_argument("--eval-samples", type=flags.count(1), default=EvalConfig.samples,
+                   help=f"images per evaluation (default {EvalConfig.samples})")  # fmt: skip
 
 
 def add_translation_data_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -222,44 +221,48 @@ def resolve_schedule(recipe: Schedule, args: argparse.Namespace) -> Schedule:
 
 
 def base_from_flags(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
-    acgan = flags.replace(ACGANConfig(), args, "acgan") if flags.given(args, "acgan") else None
     return dict(
         data=GANData(args.data, args.image_size, args.channels, args.strict), loss=game_from_flags(args, recipe),
-        network=flags.replace(recipe.network, args, "network"), unroll=flags.replace(UnrollConfig(), args, "unroll"),
-        acgan=acgan,
+        network=flags.replace(recipe.network, args, "network"), unroll=given_or_none(UnrollConfig(), args, "unroll"),
+        acgan=given_or_none(ACGANConfig(), args, "acgan"),
     )  # fmt: skip
+
+
+def given_or_none(defaults: Any, args: argparse.Namespace, group: str) -> Any:
+    """``defaults`` with the flags of ``group`` when any is given, else None (the Training's default)."""
+    return flags.replace(defaults, args, group) if flags.given(args, group) else None
 
 
 def game_from_flags(args: argparse.Namespace, recipe: Recipe) -> Any:
     """The config of the game ``--loss`` names (over the recipe's game settings), refusing the flags of
     the other games."""
     loss = args.loss or GANGameConfig().loss
-    mine = {"wgan": "wgan", "wgan-gp": "wgan_gp"}.get(loss, "game")
-    for group, owner in (("game", "minimax, nonsaturating, lsgan or hinge"), ("wgan", "wgan"), ("wgan_gp", "wgan-gp")):
+    mine = GAMES[loss].flags if loss in GAMES else "game"
+    owners = {"game": "minimax, nonsaturating, lsgan or hinge"} | {g.flags: name for name, g in GAMES.items()}
+    for group, owner in owners.items():
         extra = flags.given(args, group)
         if group != mine and extra:
             refuse(flags.flag_name(next(iter(extra))), f"only --loss {owner} uses it (the loss is {loss})")
-    if loss == "wgan":
-        return flags.replace(wgan.WGANConfig(), args, "wgan")
-    if loss == "wgan-gp":
-        return flags.replace(wgan_gp.WGANGPConfig(), args, "wgan_gp")
-    return flags.replace(replace(game_reference(recipe), loss=loss), args, "game")
+    return flags.replace(game_reference(recipe, loss), args, mine)
 
 
-def game_reference(recipe: Recipe) -> GANGameConfig:
-    """The recipe's settings of the divergence-style games (R1, mode seeking)."""
-    return recipe.loss if isinstance(recipe.loss, GANGameConfig) else GANGameConfig()
+def game_reference(recipe: Recipe, game: str) -> Any:
+    """The config of ``game`` before any flag: a WGAN's defaults, or the recipe's settings of the
+    divergence-style games (R1, mode seeking)."""
+    if game in GAMES:
+        return GAMES[game].config()
+    return replace(recipe.loss if isinstance(recipe.loss, GANGameConfig) else GANGameConfig(), loss=game)
 
 
 def translation_from_flags(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     data = TranslationData(args.data, args.crop_size, args.load_size, args.preprocess, not args.no_flip,
                            getattr(args, "direction", "AtoB"), getattr(args, "serial", False), args.strict)  # fmt: skip
-    hints = flags.replace(HintConfig(), args, "hints") if flags.given(args, "hints") else None
+    hints = given_or_none(HintConfig(), args, "hints")
     loss = flags.replace(recipe.loss, args, "loss")
-    return dict(data=data, network=translation_network(spec, recipe, args), loss=loss, hints=hints)
+    return dict(data=data, network=translation_network_from_flags(spec, recipe, args), loss=loss, hints=hints)
 
 
-def translation_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Any:
+def translation_network_from_flags(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> Any:
     """The recipe's networks with the flags; with ``--init``, that run's (None), which only ``--hints``
     may change."""
     if args.init is None:
@@ -267,7 +270,7 @@ def translation_network(spec: ModelSpec, recipe: Recipe, args: argparse.Namespac
     changed = flags.given(args, "network")
     hints = changed.pop("hints", None)
     refuse_network_flags(args, [flags.flag_name(k) for k in changed])
-    return None if hints is None else replace(init_network(spec, args.init), hints=hints)
+    return None if hints is None else replace(init_network(spec.name, args.init), hints=hints)
 
 
 def unet_for_crop(network: Any, args: argparse.Namespace) -> Any:
@@ -290,12 +293,12 @@ def refuse_network_flags(args: argparse.Namespace, changed: list[str]) -> None:
 
 def sr_from_flags(spec: ModelSpec, recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     return dict(
-        data=SRData(args.data, args.crop_size, args.val_data, args.strict), network=sr_network(recipe, args),
+        data=SRData(args.data, args.crop_size, args.val_data, args.strict), network=sr_network_from_flags(recipe, args),
         loss=flags.replace(recipe.loss, args, "loss"), vgg_weights=args.vgg_weights,
     )  # fmt: skip
 
 
-def sr_network(recipe: Recipe, args: argparse.Namespace) -> Any:
+def sr_network_from_flags(recipe: Recipe, args: argparse.Namespace) -> Any:
     """The recipe's network with the flags (``--arch rrdb``: ESRGAN's RRDBNet); with ``--init``, that
     run's (None), which the flags may not change."""
     given = flags.given(args, "network")
@@ -320,40 +323,51 @@ FROM_FLAGS: dict[str, Callable[[ModelSpec, Recipe, argparse.Namespace], dict[str
 
 def command(run: Training) -> list[str]:
     """The ``gansuite`` arguments that make ``run`` (:func:`training_from_args` reads them back): each
-    setting that differs from the recipe's, as its flag."""
+    setting that differs from the recipe's, as its flag. A setting no flag sets raises ValueError."""
     spec = MODELS[run.model]
     data = run.data
-    source = getattr(data, "source", "")
     game = game_name(run.loss) if spec.family == "base" and run.loss is not None else ""
-    recipe = recipe_for(spec, source, game)
-    argv = ["train", run.model, "--data", str(source or data.root)]  # type: ignore[union-attr]
+    recipe = recipe_for(spec, getattr(data, "source", ""), game)
+    argv = ["train", run.model, "--data", data_path(data)]
     for field in dataclasses.fields(data)[1:]:
         value = getattr(data, field.name)
         if value != field.default:
             argv += DATA_FLAGS.get(field.name, [flags.flag_name(field.name)]) + (
                 [] if isinstance(value, bool) else [str(value)]
             )
+    return argv + network_flags(run, spec, recipe) + loss_flags(run, spec, recipe, game) + [
+        *schedule_flags(run.schedule or recipe.schedule, recipe.schedule, spec.family),
+        *config_flags(run.runtime, TrainConfig()), *evaluation_flags(run.evaluation, spec.family),
+        *(["--vgg-weights", str(run.vgg_weights)] if run.vgg_weights is not None else []),
+    ]  # fmt: skip
+
+
+def network_flags(run: Training, spec: ModelSpec, recipe: Recipe) -> list[str]:
+    """``--init`` (which only ``--hints`` may change), else the network's flags over the recipe's."""
     if run.init is not None:
-        argv += ["--init", str(run.init), *(["--hints"] if getattr(run.network, "hints", False) else [])]
-    elif isinstance(run.network, RRDBNetConfig) and spec.family == "sr":
-        argv += ["--arch", "rrdb", *config_flags(run.network, RRDBNetConfig())]
-    elif run.network is not None:
-        argv += config_flags(run.network, recipe.network)
-        netG = getattr(run.network, "netG", "")
-        if getattr(data, "crop_size", None) and netG.startswith("unet_") and netG == recipe.network.netG:
-            argv += ["--netG", netG]  # else unet_for_crop would pick the crop's U-Net
+        return ["--init", str(run.init), *(["--hints"] if getattr(run.network, "hints", False) else [])]
+    network = run.network or recipe.network
+    if not isinstance(network, type(recipe.network)):  # a PSNR stage of super-resolution training RRDBNet
+        return ["--arch", "rrdb", *config_flags(network, RRDBNetConfig())]
+    argv = config_flags(network, recipe.network)
+    netG = getattr(network, "netG", "")
+    if getattr(run.data, "crop_size", None) and netG.startswith("unet_") and netG == recipe.network.netG:
+        argv += ["--netG", netG]  # else --crop-size would choose the crop's U-Net
+    return argv
+
+
+def loss_flags(run: Training, spec: ModelSpec, recipe: Recipe, game: str) -> list[str]:
+    """The loss's flags over the recipe's; a base GAN's ``--loss``, its game's flags, unrolling, AC-GAN;
+    colour hints."""
+    argv = []
     if spec.family == "base" and run.loss is not None:
-        reference = {"wgan": wgan.WGANConfig(), "wgan-gp": wgan_gp.WGANGPConfig()}.get(game)
         argv += ["--loss", game] if game != GANGameConfig().loss else []
-        argv += config_flags(run.loss, reference or replace(game_reference(recipe), loss=game))
+        argv += config_flags(run.loss, game_reference(recipe, game))
     elif run.loss is not None:
         argv += config_flags(run.loss, recipe.loss)
     for part, reference in (("hints", HintConfig()), ("unroll", UnrollConfig()), ("acgan", ACGANConfig())):
         argv += config_flags(getattr(run, part) or reference, reference)
-    return argv + schedule_flags(run.schedule or recipe.schedule, recipe.schedule) + [
-        *config_flags(run.runtime, TrainConfig()), *evaluation_flags(run.evaluation),
-        *(["--vgg-weights", str(run.vgg_weights)] if run.vgg_weights is not None else []),
-    ]  # fmt: skip
+    return argv
 
 
 DATA_FLAGS = {"flip": ["--no-flip"], "val": ["--val-data"]}
@@ -372,24 +386,27 @@ def config_flags(config: Any, reference: Any) -> list[str]:
     return argv
 
 
-def schedule_flags(schedule: Schedule, recipe: Schedule) -> list[str]:
+def schedule_flags(schedule: Schedule, recipe: Schedule, family: str) -> list[str]:
     """The schedule's flags: ``--steps`` (which drops the recipe's epochs) or ``--epochs``, and the others."""
     argv = []
     if schedule.epochs and schedule.epochs != recipe.epochs:
         argv += ["--epochs", str(schedule.epochs)]
     if not schedule.epochs and (schedule.steps != recipe.steps or recipe.epochs):
         argv += ["--steps", str(schedule.steps)]
-    for field in dataclasses.fields(schedule):
-        name, value = field.name, getattr(schedule, field.name)
-        if name in ("steps", "epochs") or value == getattr(recipe, name):
-            continue
-        if name not in (*SCHEDULE_FLAGS, "d_steps", "decay_steps"):
-            raise ValueError(f"the schedule's {name} has no flag")
-        argv += [flags.flag_name(name), str(value)]
-    return argv
+    rest = replace(schedule, steps=recipe.steps, epochs=recipe.epochs)
+    for field in dataclasses.fields(rest):
+        if getattr(rest, field.name) != getattr(recipe, field.name) and field.name not in (
+            SCHEDULE_FLAGS + EXTRA_SCHEDULE[family]
+        ):
+            raise ValueError(f"the schedule's {field.name} has no flag")
+    return argv + config_flags(rest, recipe)
 
 
-def evaluation_flags(evaluation: EvalConfig) -> list[str]:
+def evaluation_flags(evaluation: EvalConfig, family: str) -> list[str]:
+    if evaluation == EvalConfig():
+        return []
+    if family == "unpaired":
+        raise ValueError("unpaired models are evaluated by `gansuite eval run`, not while training")
     argv = ["--eval-every", str(evaluation.every)] if evaluation.every is not None else []
     argv += ["--eval-samples", str(evaluation.samples)] if evaluation.samples != EvalConfig.samples else []
     return argv + (["--fid-weights", str(evaluation.fid_weights)] if evaluation.fid_weights is not None else [])

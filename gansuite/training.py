@@ -9,7 +9,8 @@
                    network=replace(recipe.network, netG="unet_128"), loss=replace(recipe.loss, lambda_l1=50),
                    schedule=replace(recipe.schedule, epochs=0, steps=2000)), out="runs/facades")
 
-A config left None is the method's recipe's (``SPEC.recipe`` in its file); a given one is used as it is.
+A config left None is the method's recipe's: :func:`recipe_for` (``SPEC.recipe`` in its file; a base GAN's
+for its data and game); a given one is used as it is, so start from the recipe's and ``replace`` fields.
 ``gansuite train MODEL`` makes a :class:`Training` of its flags (gansuite/train.py) and calls
 :func:`train`; the bundled models' recipes (recipes/bundled.py) are Trainings.
 """
@@ -58,8 +59,23 @@ from translation.esrgan import RRDBNetConfig
 
 VALIDATION_HINTS = 16
 """Hint points per validation image of a hinted pix2pix (the evaluation protocol of core_gan.hints)."""
-GAMES = {"wgan": wgan, "wgan-gp": wgan_gp}
-"""The base-GAN losses that are games of their own, with their paper's optimiser (the others: gan.py)."""
+
+
+@dataclass(frozen=True)
+class Game:
+    """A base-GAN loss that is a game of its own (the others: core_gan/gans/gan.py): its config, the game
+    made from it, the flag group of its settings, and its paper's recipe (whose optimiser it trains with)."""
+
+    config: type
+    game: Callable[[Any], GANGame]
+    flags: str
+    recipe: Recipe
+
+
+GAMES = {
+    "wgan": Game(wgan.WGANConfig, wgan.WGANGame, "wgan", wgan.RECIPE),
+    "wgan-gp": Game(wgan_gp.WGANGPConfig, wgan_gp.WGANGPGame, "wgan_gp", wgan_gp.RECIPE),
+}
 Direction = Literal["AtoB", "BtoA"]
 
 
@@ -131,10 +147,10 @@ class Training:
     its game: GANGameConfig, wgan.WGANConfig or wgan_gp.WGANGPConfig). With ``init`` (a run or bundled
     model whose generators the run starts from) the networks are that run's: ``network`` may be left
     None, or differ from them only by reading colour hints (a hint-less G gains zero-weighted hint
-    channels). ``runtime``: TrainConfig's settable fields (device, precision, seed, cadences); its
-    optimisation fields come from ``schedule``. What only some methods use: ``hints`` (a pix2pix whose G
-    reads colour hints: how they are drawn), ``unroll`` and ``acgan`` (base GANs), ``vgg_weights``
-    (super-resolution's VGG loss)."""
+    channels: see :func:`init_network`). ``runtime``: a TrainConfig of device, precision, seed,
+    cadences, ...; its optimisation and evaluation fields come from ``schedule`` and ``evaluation``.
+    What only some methods use: ``hints`` (a pix2pix whose G reads colour hints: how they are drawn),
+    ``unroll`` and ``acgan`` (base GANs), ``vgg_weights`` (super-resolution's VGG loss)."""
 
     model: str
     data: GANData | TranslationData | SRData
@@ -150,6 +166,9 @@ class Training:
     vgg_weights: str | Path | None = None
 
 
+SET_BY_SCHEDULE = ("steps", "batch_size", "lr_g", "lr_d", "betas", "optimizer", "d_steps", "lr_policy",
+                   "decay_steps", "ema", "eval_every", "best_metric")  # fmt: skip
+"""TrainConfig's fields that :func:`train_config` fills from the schedule and the evaluation."""
 USED_BY = {"hints": ("paired",), "unroll": ("base",), "acgan": ("base",), "vgg_weights": ("sr",)}
 """The families whose runs use each of a Training's optional fields."""
 
@@ -160,7 +179,7 @@ def refuse(flag: str, why: str) -> None:
 
 def game_name(loss: Any) -> str:
     """The name ``--loss`` gives a base GAN's game config."""
-    return {wgan.WGANConfig: "wgan", wgan_gp.WGANGPConfig: "wgan-gp"}.get(type(loss)) or getattr(loss, "loss", "")
+    return next((name for name, g in GAMES.items() if isinstance(loss, g.config)), getattr(loss, "loss", ""))
 
 
 def recipe_for(spec: ModelSpec, data: str = "", game: str = "") -> Recipe:
@@ -170,13 +189,13 @@ def recipe_for(spec: ModelSpec, data: str = "", game: str = "") -> Recipe:
     if spec.family != "base":
         return spec.recipe
     recipe = digits_recipes().get(spec.name, spec.recipe) if data == "digits" else spec.recipe
-    module = GAMES.get(game)
-    if module is None:
+    if game not in GAMES:
         return recipe
-    s = module.RECIPE.schedule
+    paper = GAMES[game].recipe
+    s = paper.schedule
     schedule = replace(recipe.schedule, lr=s.lr, betas=s.betas, optimizer=s.optimizer, d_steps=s.d_steps)
     network = replace(recipe.network, minibatch_std=False) if game == "wgan-gp" else recipe.network
-    citation = f"{recipe.citation}; the optimiser of {module.RECIPE.citation}"
+    citation = f"{recipe.citation}; the optimiser of {paper.citation}"
     return replace(recipe, citation=citation, schedule=schedule, network=network)
 
 
@@ -194,7 +213,10 @@ def check_training(spec: ModelSpec, training: Training, recipe: Recipe) -> None:
         if getattr(training, name) is not None and spec.family not in families:
             refuse(name, f"{spec.name} does not use it")
     if training.evaluation.fid_weights is not None and spec.family != "base":
-        refuse("fid_weights", f"{spec.name} is not evaluated with FID while training")
+        refuse("--fid-weights", f"{spec.name} is not evaluated with FID while training")
+    scheduled = [name for name in SET_BY_SCHEDULE if getattr(training.runtime, name) != getattr(TrainConfig(), name)]
+    if scheduled:
+        refuse(f"runtime.{scheduled[0]}", "comes from the schedule and the evaluation: set it there")
     for part, reference in (("network", recipe.network), ("loss", recipe.loss)):
         config = getattr(training, part)
         if config is None or (training.init is not None and part == "network"):
@@ -210,7 +232,7 @@ def check_training(spec: ModelSpec, training: Training, recipe: Recipe) -> None:
             refuse_unmet_needs(config, changed_fields(config, reference))
 
 
-LOSS_KINDS = (GANGameConfig, wgan.WGANConfig, wgan_gp.WGANGPConfig)
+LOSS_KINDS = (GANGameConfig, *(g.config for g in GAMES.values()))
 
 
 def network_kinds(spec: ModelSpec, reference: Any) -> tuple[type, ...]:
@@ -274,13 +296,18 @@ def train(training: Training, out: str | Path, *, resume: bool = False) -> Path:
         torch.manual_seed(training.runtime.seed)
         setup = BUILDERS[spec.family](spec, recipe, schedule, training)
         config = train_config(schedule, training, setup)
-        data = source or str(training.data.root)  # type: ignore[union-attr]
+        data = data_path(training.data)
         trainer = Trainer(
             setup.objective, setup.dataset, Path(out), config, model_meta=setup.model_meta,
             settings={**setup.settings, "data": data, "recipe": recipe.citation},
             preview_reference=setup.preview_reference, evaluator=setup.evaluator,
         )  # fmt: skip
         return trainer.fit(resume=resume)
+
+
+def data_path(data: GANData | TranslationData | SRData) -> str:
+    """What a run reads: a built-in dataset's name or a folder."""
+    return data.source if isinstance(data, GANData) else str(data.root)
 
 
 def train_config(schedule: Schedule, training: Training, setup: Setup) -> TrainConfig:
@@ -294,17 +321,16 @@ def train_config(schedule: Schedule, training: Training, setup: Setup) -> TrainC
     decay = schedule.decay_steps if schedule.decay_steps is not None else round(steps * schedule.decay_fraction)
     if schedule.lr_policy == "step" and decay == 0:
         refuse("--lr-policy step", "needs --decay-steps N (the rate is multiplied by 0.1 every N steps)")
-    runtime = {f.name: getattr(training.runtime, f.name) for f in settable(TrainConfig)}
     eval_every = training.evaluation.every
     if setup.evaluator is None and eval_every:
         refuse("--eval-every", f"there is nothing to evaluate ({setup.no_evaluation})")
     if eval_every is None:
         eval_every = training.runtime.checkpoint_every if setup.has_validation else 0
-    return TrainConfig(
-        steps=steps, batch_size=schedule.batch_size, lr_g=schedule.lr, lr_d=schedule.lr_d or schedule.lr,
-        betas=schedule.betas, optimizer=schedule.optimizer, d_steps=schedule.d_steps, lr_policy=schedule.lr_policy,
-        decay_steps=decay, ema=schedule.ema, eval_every=eval_every,
-        best_metric=setup.best_metric if eval_every else "", **runtime,
+    return replace(
+        training.runtime, steps=steps, batch_size=schedule.batch_size, lr_g=schedule.lr,
+        lr_d=schedule.lr_d or schedule.lr, betas=schedule.betas, optimizer=schedule.optimizer,
+        d_steps=schedule.d_steps, lr_policy=schedule.lr_policy, decay_steps=decay, ema=schedule.ema,
+        eval_every=eval_every, best_metric=setup.best_metric if eval_every else "",
     )  # fmt: skip
 
 
@@ -335,10 +361,9 @@ def load_base_data(name: str, image_size: int, channels: int, strict: bool = Fal
 
 def make_game(config: Any) -> tuple[GANGame, dict[str, Any]]:
     """The game of a base GAN's loss config, and its settings for config.json."""
-    if isinstance(config, wgan.WGANConfig):
-        return wgan.WGANGame(config), asdict(config)
-    if isinstance(config, wgan_gp.WGANGPConfig):
-        return wgan_gp.WGANGPGame(config), asdict(config)
+    for g in GAMES.values():
+        if isinstance(config, g.config):
+            return g.game(config), asdict(config)
     settings = {k: v for k, v in asdict(config).items() if k != "mode_seeking" or v}  # the configs of older runs
     return GANGame(config.loss, config.r1, config.mode_seeking), settings
 
@@ -454,11 +479,16 @@ def preview_batch(dataset: Dataset, n: int) -> tuple[torch.Tensor, ...]:
     return tuple(torch.stack(t) for t in zip(*items, strict=True))
 
 
-def init_network(spec: ModelSpec, init: str | Path) -> Any:
-    """The network config of the ``init`` run (or bundled model), read from its model.json."""
+def init_network(model: str, init: str | Path) -> Any:
+    """The network config of the ``init`` run (or bundled model) of ``model``, read from its model.json:
+    ``replace(init_network("pix2pix", run), hints=True)`` is the network that adds colour hints to it."""
     from gansuite.runs import resolve_run
 
-    meta = json.loads((resolve_run(init) / "model.json").read_text())
+    return network_of(get_spec(model), json.loads((resolve_run(init) / "model.json").read_text()))
+
+
+def network_of(spec: ModelSpec, meta: dict[str, Any]) -> Any:
+    """The network config a run's model.json describes."""
     return config_from_dict(type(spec.recipe.network), meta["config"])
 
 
@@ -469,8 +499,7 @@ def translation_network(spec: ModelSpec, recipe: Recipe, training: Training) -> 
     from gansuite.runs import load_run, resolve_run
 
     meta, generators = load_run(resolve_run(training.init), (spec.name,))
-    network = config_from_dict(type(spec.recipe.network), meta["config"])
-    return from_init(training.network, network, training.init), generators
+    return from_init(training.network, network_of(spec, meta), training.init), generators
 
 
 def translation_networks(spec: ModelSpec, training: Training, net: Any, init: nn.ModuleDict | None,
@@ -509,8 +538,8 @@ def build_paired(spec: ModelSpec, recipe: Recipe, schedule: Schedule, training: 
         data = HintedPairs(data, hint_config)
         val = HintedPairs(val, hint_config, eval_count=VALIDATION_HINTS) if val is not None else None
     elif training.hints is not None:
-        changed = changed_fields(training.hints, HintConfig()) or [settable(HintConfig)[0].name]
-        refuse(flag_name(changed[0]), "sets how colour hints are drawn: add --hints")
+        changed = [flag_name(name) for name in changed_fields(training.hints, HintConfig())] or ["hints"]
+        refuse(changed[0], "sets how colour hints are drawn, and G reads none: add --hints (network.hints)")
     preview = preview_batch(val if val is not None else data, 4)
     net, generators, discriminators = translation_networks(spec, training, network, init, **channels)
     check_crop(transform.crop_size, schedule.batch_size, net.netG, nn.ModuleDict({**generators, **discriminators}))

@@ -42,7 +42,7 @@ from gansuite.cli import main as cli
 from gansuite.inference import Translator, Upscaler
 from gansuite.runs import CHECKPOINTS
 from gansuite.train import command
-from gansuite.training import Direction, EvalConfig, GANData, SRData, Training, TranslationData
+from gansuite.training import Direction, EvalConfig, GANData, SRData, Training, TranslationData, data_path
 from gansuite.training import train as fit
 from translation import cut, cyclegan, pix2pix, srgan
 
@@ -351,11 +351,6 @@ def init_run(run: Training) -> Path | None:
     return Path(run.init) if run.init is not None else None
 
 
-def data_of(run: Training) -> str:
-    """The data a recipe trains on: a folder, or a built-in dataset's name."""
-    return str(getattr(run.data, "source", None) or run.data.root)  # type: ignore[union-attr]
-
-
 def exported_stand_in(name: str) -> dict | None:
     """The card of an earlier bundled model copied into runs/bundled/NAME in place of its own chain of
     runs (its training.json, no metrics.jsonl), if that is what the folder holds."""
@@ -405,7 +400,7 @@ def export(name: str, description: str, run: Path) -> Path:
 def measured(name: str, model: Path, corpus: Path) -> dict[str, str]:
     """The model's card figures, measured by the benchmarks' own code on images it never saw."""
     kind = json.loads((model / "model.json").read_text())["model"]
-    data = Path(data_of(RECIPES[name][1]))
+    data = Path(data_path(RECIPES[name][1].data))
     if kind == "pix2pix" and json.loads((model / "model.json").read_text())["config"].get("hints"):
         from benchmarks.bench_edges2photo import evaluate_hints
 
@@ -512,7 +507,7 @@ def train(name: str, corpus: Path, retrain: bool) -> None:
     base = init_run(recipe)
     if base is not None:
         train(base.name, corpus, retrain=False)
-    prepare = PREPARE.get(data_of(recipe))
+    prepare = PREPARE.get(data_path(recipe.data))
     if prepare is not None:
         prepare(corpus)
     try:

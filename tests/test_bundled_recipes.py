@@ -9,6 +9,7 @@ import safetensors.torch
 import torch
 from PIL import Image
 
+from gansuite.training import data_path
 from recipes import bundled
 
 
@@ -96,7 +97,7 @@ def test_a_recipe_trains_its_missing_init_run_first_and_its_card_counts_the_unbu
 
 def test_every_recipe_reads_a_built_in_dataset_or_data_cut_from_the_corpus():
     for name, (_, run) in (bundled.RECIPES | bundled.BASES).items():
-        data = bundled.data_of(run)
+        data = data_path(run.data)
         assert data == "digits" or data in bundled.PREPARE, f"{name}: nothing prepares --data {data}"
 
 

@@ -11,17 +11,21 @@ import safetensors.torch
 import torch
 from PIL import Image
 
+from core_gan.data.digits import digits_recipes
 from core_gan.errors import UserError
+from core_gan.gans.cgan import ACGANConfig
 from core_gan.gans.gan import UnrollConfig
+from core_gan.gans.wgan_gp import WGANGPConfig
 from core_gan.hints import HintConfig
 from core_gan.models.dcgan import DCGANConfig
 from core_gan.trainer import TrainConfig
 from gansuite.cli import build_parser, main
 from gansuite.registry import MODELS
 from gansuite.train import command, training_from_args
-from gansuite.training import EvalConfig, GANData, SRData, Training, TranslationData, recipe_for, train
+from gansuite.training import EvalConfig, GANData, SRData, Training, TranslationData, game_name, recipe_for, train
 from recipes import bundled
-from translation import pix2pix
+from translation import cut, esrgan, pix2pix
+from translation.esrgan import RRDBNetConfig
 
 P2P = pix2pix.RECIPE
 TINY_P2P = replace(P2P.network, netG="unet_32", ngf=4, ndf=4)
@@ -61,7 +65,8 @@ def test_a_training_and_its_command_line_train_the_same_run(pairs, tmp_path):
 def resolved(run: Training) -> dict:
     """A run's settings with the recipe's filled in where it leaves them to the recipe, paths as text."""
     spec = MODELS[run.model]
-    recipe = recipe_for(spec, getattr(run.data, "source", ""))
+    game = game_name(run.loss) if run.loss is not None and spec.family == "base" else ""
+    recipe = recipe_for(spec, getattr(run.data, "source", ""), game)
     data = {f.name: str(v) if isinstance(v, Path) else v for f in fields(run.data) for v in [getattr(run.data, f.name)]}
     base = spec.family == "base"
     return {
@@ -72,10 +77,24 @@ def resolved(run: Training) -> dict:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(bundled.RECIPES | bundled.BASES))
-def test_every_bundled_recipe_is_read_back_from_its_cards_command(name, monkeypatch):
-    run = (bundled.RECIPES | bundled.BASES)[name][1]
-    monkeypatch.setattr("gansuite.train.init_network", lambda spec, init: bundled.EDGES_NETWORK)
+WRITTEN = {
+    "crop only": Training("pix2pix", TranslationData("d", crop_size=128)),
+    "esrgan": Training("esrgan", SRData("d"), init="r", network=None, vgg_weights="vgg.pth"),
+    "esrgan blocks": Training("esrgan", SRData("d"), network=replace(esrgan.SPEC.recipe.network, blocks=8)),
+    "rrdb stage": Training("srresnet", SRData("d", val="v"), network=RRDBNetConfig(blocks=4)),
+    "wgan-gp": Training("gan", GANData("ring8"), loss=WGANGPConfig(gp_weight=5), unroll=UnrollConfig(2)),
+    "acgan": Training("cgan", GANData("digits", image_size=16), network=replace(
+        digits_recipes()["cgan"].network, conditioning="acgan"), acgan=ACGANConfig(0.5)),
+    "cut BtoA": Training("cut", TranslationData("d", direction="BtoA", serial=True, flip=False),
+                         loss=replace(cut.CUT.recipe.loss, lambda_nce=2)),
+}  # fmt: skip
+"""Trainings a user might write, beside the bundled recipes."""
+
+
+@pytest.mark.parametrize("name", list(bundled.RECIPES | bundled.BASES) + list(WRITTEN))
+def test_every_bundled_recipe_and_a_written_training_is_read_back_from_its_command(name, monkeypatch):
+    run = (bundled.RECIPES | bundled.BASES).get(name, (None, WRITTEN.get(name)))[1]
+    monkeypatch.setattr("gansuite.train.init_network", lambda model, init: bundled.EDGES_NETWORK)
     args = build_parser(with_train=True).parse_args([*command(run), "--out", "x"])
     assert resolved(training_from_args(args)) == resolved(run)
 
@@ -84,6 +103,10 @@ def test_a_setting_without_a_flag_has_no_command():
     run = Training("pix2pix", TranslationData("d"), schedule=replace(P2P.schedule, betas=(0.9, 0.99)))
     with pytest.raises(ValueError, match="betas has no flag"):
         command(run)
+    with pytest.raises(ValueError, match="d_steps has no flag"):
+        command(replace(run, schedule=replace(P2P.schedule, d_steps=2)))
+    with pytest.raises(ValueError, match="evaluated by `gansuite eval run`"):
+        command(Training("cyclegan", TranslationData("d"), evaluation=EvalConfig(every=0)))
 
 
 @pytest.mark.parametrize(
@@ -103,6 +126,7 @@ def test_a_setting_without_a_flag_has_no_command():
             "--n-layers-d: only used with --netD n_layers",
         ),
         (Training("unknown", GANData("digits")), "unknown model 'unknown'"),
+        (Training("dcgan", GANData("digits"), runtime=TrainConfig(steps=5)), "runtime.steps: comes from the schedule"),
     ],
 )
 def test_configs_a_model_does_not_use_are_refused_in_words(run, message):
