@@ -8,13 +8,14 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid, save_image
 
 from core_gan.checkpoint import atomic_write
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> None:
     """Images (N, C, H, W) in [-1, 1] -> one PNG grid, written atomically."""
+    from torchvision.utils import make_grid, save_image  # torchvision: a second of start-up, paid at the first grid
+
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1))
     atomic_write(path, lambda tmp: save_image(grid, tmp, format="png"))
 

@@ -13,7 +13,6 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from core_gan.data.images import list_images, open_image
-from core_gan.metrics.inception import load_fid_inception
 
 Resize = Literal["legacy", "clean"]
 INCEPTION_SIZE = 299
@@ -49,6 +48,8 @@ class InceptionExtractor:
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu",
                  resize: Resize = "legacy") -> None:  # fmt: skip
+        from core_gan.metrics.inception import load_fid_inception  # torchvision: a second of start-up
+
         self.device = torch.device(device)
         self.net = load_fid_inception(weights).to(self.device)
         self.resize = resize

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from core_gan.metrics.features import FeatureExtractor
 from core_gan.metrics.statistics import distribution_distances
 from core_gan.pixels import to_unit
+
+if TYPE_CHECKING:
+    from core_gan.metrics.features import FeatureExtractor
 
 
 def _to_unit_rgb(images: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import vgg19
 
 from core_gan.checkpoint import load_checkpoint
 from core_gan.download import cached_download
@@ -37,6 +36,8 @@ class VGGFeatures(nn.Module):
         super().__init__()
         if layer not in VGG_LAYERS:
             raise ValueError(f"unknown VGG layer {layer!r}; expected one of {', '.join(VGG_LAYERS)}")
+        from torchvision.models import vgg19  # a second of start-up: paid by the runs that build a VGG
+
         self.layer = layer
         self.features = vgg19(weights=None).features[: VGG_LAYERS[layer]]
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
