@@ -14,6 +14,7 @@ with the library's kernels (the tests do).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import functools
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -84,10 +86,21 @@ class CpuPlan:
         return run
 
 
+EXITING = threading.Event()
+"""Set as the process exits: a measurement in a background thread stops at its next timed call (a thread
+still in torch's kernels when the interpreter ends aborts it: "terminate called without an active exception")."""
+
+
+class Stopped(Exception):
+    """The process is exiting: a background measurement gives up (nothing is cached)."""
+
+
 def seconds(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeats: int) -> float:
     """The shortest of ``repeats`` timed calls ``run(x)``."""
     times = []
     for _ in range(repeats):
+        if EXITING.is_set():
+            raise Stopped
         start = time.perf_counter()
         run(x)
         times.append(time.perf_counter() - start)
@@ -255,11 +268,23 @@ class BackgroundPlan:
     measured: a process stopped before that loses nothing, and the next start measures again."""
 
     _one_at_a_time = threading.Lock()
+    _threads: ClassVar[list[threading.Thread]] = []
 
     def __init__(self, network: nn.Module, probe: torch.Tensor, key: str) -> None:
         self.run = CpuPlan().apply(network)
         self.ready = threading.Event()
-        threading.Thread(target=self._measure, args=(network, probe, key), daemon=True, name="cpu-plan").start()
+        if not self._threads:
+            atexit.register(self._stop_all)
+        thread = threading.Thread(target=self._measure, args=(network, probe, key), daemon=True, name="cpu-plan")
+        self._threads[:] = [*(t for t in self._threads if t.is_alive()), thread]
+        thread.start()
+
+    @classmethod
+    def _stop_all(cls) -> None:
+        """At exit: every measurement stops at its next timed call, and the process waits for that."""
+        EXITING.set()
+        for thread in cls._threads:
+            thread.join()
 
     def _measure(self, network: nn.Module, probe: torch.Tensor, key: str) -> None:
         name = type(network).__name__
@@ -270,6 +295,8 @@ class BackgroundPlan:
                 planned = plan.layers(copy.deepcopy(network))
                 self.run = plan.apply(planned)
             print(f"{name}: its fastest plan on this CPU is measured and in use", file=sys.stderr)
+        except Stopped:  # the process is exiting: nothing to say, nothing cached
+            pass
         except Exception as e:  # the network keeps serving in fp32; the next start measures again
             print(f"{name}: timing its CPU plan failed ({first_line(e)}); it runs in fp32", file=sys.stderr)
         finally:

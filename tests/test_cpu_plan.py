@@ -3,6 +3,9 @@ two grey levels from fp32, checked on photos."""
 
 import copy
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -286,3 +289,18 @@ def test_a_failed_background_measurement_is_one_line_and_keeps_serving_fp32(unpi
     lines = [line for line in capsys.readouterr().err.splitlines() if "failed" in line]
     assert lines == ["Sequential: timing its CPU plan failed (oneDNN refused); it runs in fp32"]
     assert not cpu_plan.plans_file().exists()
+
+
+def test_a_process_exiting_mid_measurement_ends_cleanly(tmp_path):
+    """A script that exits while a background plan is being measured: the measurement stops at its next
+    timed call and the process exits 0, instead of aborting in torch's threads ("terminate called ...")."""
+    script = (
+        "import torch; from torch import nn; from core_gan.cpu_plan import BackgroundPlan, probe_image; "
+        "net = nn.Sequential(*[nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)]).eval(); "
+        "BackgroundPlan(net, probe_image(3, 64), 'k')"
+    )
+    env = {**os.environ, "TORCH_HOME": str(tmp_path)}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-500:]
+    assert not list(tmp_path.rglob("*.json")), "a stopped measurement caches nothing"
