@@ -169,7 +169,13 @@ class Training:
 SET_BY_SCHEDULE = ("steps", "batch_size", "lr_g", "lr_d", "betas", "optimizer", "d_steps", "lr_policy",
                    "decay_steps", "ema", "eval_every", "best_metric")  # fmt: skip
 """TrainConfig's fields that :func:`train_config` fills from the schedule and the evaluation."""
-USED_BY = {"hints": ("paired",), "unroll": ("base",), "acgan": ("base",), "vgg_weights": ("sr",)}
+USED_BY = {
+    "init": ("paired", "unpaired", "sr"),
+    "hints": ("paired",),
+    "unroll": ("base",),
+    "acgan": ("base",),
+    "vgg_weights": ("sr",),
+}
 """The families whose runs use each of a Training's optional fields."""
 
 

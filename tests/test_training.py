@@ -116,6 +116,7 @@ def test_a_setting_without_a_flag_has_no_command():
         (Training("dcgan", TranslationData("d")), "data: dcgan trains on GANData, not TranslationData"),
         (Training("pix2pix", TranslationData("d"), unroll=UnrollConfig(2)), "unroll: pix2pix does not use it"),
         (Training("srresnet", SRData("d"), hints=HintConfig()), "hints: srresnet does not use it"),
+        (Training("dcgan", GANData("digits"), init="run"), "init: dcgan does not use it"),
         (
             Training("pix2pix", TranslationData("d"), network=DCGANConfig()),
             "network: pix2pix's network is a Pix2PixConfig, not a DCGANConfig",
