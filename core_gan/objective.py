@@ -88,6 +88,9 @@ class Networks:
             self.diagnostics["change" + suffix] = (fake.float() - x.float()).abs().mean()
             self.diagnostics["data_change" + suffix] = (y.float() - x.float()).abs().mean()
 
+    def after_d_step(self) -> None:
+        """What follows each update of D: nothing, unless the game constrains D (WGAN's weight clipping)."""
+
     def create_auxiliaries(self, batch: Batch) -> bool:
         """Create the auxiliaries that are built from data (True if it did); here there are none."""
         return False

@@ -189,9 +189,6 @@ class CUTObjective(Networks):
         """D on ``images``, through DiffAugment when the loss asks for it (the project's option, as CycleGAN's)."""
         return self.discriminators["D"](diff_augment(images, self.config.diffaugment))
 
-    def after_d_step(self) -> None:
-        """Nothing to do: CUT has no weight clipping."""
-
     def g_loss(self, batch: Batch) -> Losses:
         """lambda_GAN L_GAN(G, D) + lambda_X PatchNCE(x, G(x)), with CUT's identity term averaged in:
         (lambda_X PatchNCE(x, G(x)) + lambda_Y PatchNCE(y, G(y))) / 2."""

@@ -147,9 +147,6 @@ class CycleGANObjective(Networks):
         """Discriminator ``name`` on ``images``, through DiffAugment when the loss asks for it."""
         return self.discriminators[name](diff_augment(images, self.config.diffaugment))
 
-    def after_d_step(self) -> None:
-        """Nothing to do: CycleGAN has no weight clipping."""
-
     def g_loss(self, batch: Batch) -> Losses:
         """L_GAN(G, D_B) + L_GAN(F, D_A) + lambda_A ||F(G(a)) - a||_1 + lambda_B ||G(F(b)) - b||_1
         (Eq. 3) + identity: lambda_id (lambda_B ||G(b) - b||_1 + lambda_A ||F(a) - a||_1)."""

@@ -132,9 +132,6 @@ class Pix2PixObjective(Networks):
         losses["total"] = sum(losses.values())
         return losses
 
-    def after_d_step(self) -> None:
-        """Nothing to do: pix2pix has no weight clipping."""
-
     def g_loss(self, batch: Batch) -> Losses:
         """L_cGAN for G plus lambda ||y - G(x)||_1 (Eq. 4); L1 alone when ``lambda_gan = 0``; plus the
         opt-in terms of core_gan.image_losses that are on."""

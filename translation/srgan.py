@@ -192,9 +192,6 @@ class SRObjective(Networks):
         """SRGAN's D: the standard GAN cross-entropy (Eq. 2)."""
         return self.gan.d_loss(real_logits, fake_logits)
 
-    def after_d_step(self) -> None:
-        """Nothing to do: no weight clipping."""
-
     def g_loss(self, batch: Batch) -> Losses:
         """l^SR = l^SR_X + 1e-3 l^SR_Gen (Eq. 3), l^SR_X alone for SRResNet."""
         lr, hr = batch
